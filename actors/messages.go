@@ -1,0 +1,237 @@
+package actors
+
+import (
+	"time"
+
+	"bpm/config"
+)
+
+// LogKind says which history of a process a log message or search is about.
+type LogKind int
+
+const (
+	// KindRun is the output of the process's runs.
+	KindRun LogKind = iota
+	// KindBuild is the output of the process's builds.
+	KindBuild
+)
+
+// String names the kind as users see it: "run" or "build".
+func (k LogKind) String() string {
+	if k == KindBuild {
+		return "build"
+	}
+	return "run"
+}
+
+// Stream names the pipe a line came from.
+const (
+	Stdout = "stdout"
+	Stderr = "stderr"
+)
+
+// LogStart opens a new ring for a run or build; ID is the run or build id
+// that later LogAppend messages carry. The oldest ring beyond log_runs is dropped.
+type LogStart struct {
+	Kind      LogKind
+	ID        int
+	PID       int
+	StartedAt time.Time
+}
+
+// LogAppend adds one line of output to the ring opened by LogStart with the
+// same Kind and ID. A line for an unknown or dropped ID is ignored.
+type LogAppend struct {
+	Kind   LogKind
+	ID     int
+	Stream string
+	Text   string
+	Time   time.Time
+}
+
+// SearchRequest asks a logbuffer for lines of one run or build.
+// Pattern is RE2; empty selects every line and marks none as a match.
+// Index: -1 newest, -2 the one before …; 0 oldest kept, 1 next ….
+// Head and Tail keep the first or last N selected lines (0: all); Tail wins.
+type SearchRequest struct {
+	Kind         LogKind
+	Pattern      string
+	ContextLines int
+	Head         int
+	Tail         int
+	Index        int
+}
+
+// RunInfo identifies one run or build in a search reply.
+type RunInfo struct {
+	Index     int       // position counted from the oldest kept (0 …)
+	ID        int       // run or build id
+	PID       int       // OS pid of the run or build
+	StartedAt time.Time // when it started
+	Lines     int       // lines appended in total, dropped ones included
+}
+
+// Line is one stored line; N counts from 1 at the start of its run.
+type Line struct {
+	N      int
+	Time   time.Time
+	Stream string
+	Text   string
+	Match  bool
+}
+
+// SearchReply carries the selected lines in order, or Err when the request
+// was not valid (its text says what is valid).
+type SearchReply struct {
+	Run     RunInfo
+	Runs    int // how many runs or builds are kept
+	Matches int // matching lines before head/tail
+	Lines   []Line
+	Err     error
+}
+
+// Process states, as get_status reports them.
+const (
+	StateBuilding    = "building"
+	StateStarting    = "starting"
+	StateRunning     = "running"
+	StateStopping    = "stopping"
+	StateStopped     = "stopped"
+	StateBackoff     = "backoff"
+	StateCrashed     = "crashed"
+	StateBuildFailed = "build_failed"
+)
+
+// StartRequest tells a process actor to build in Mode and start its first run.
+type StartRequest struct {
+	Mode config.Mode
+}
+
+// RestartRequest asks for a build in Mode followed by a swap to the new run.
+// Sent to the supervisor, Process names the process (empty: the only one) and
+// Mode may be empty: the supervisor switches bpm to dev mode and forwards it.
+// Requests that arrive during a build are coalesced into one more build.
+type RestartRequest struct {
+	Process string
+	Mode    config.Mode
+}
+
+// RestartReply reports the run that serves after a restart, or Err (the build
+// errors, or why the new run did not come up; the old run keeps serving).
+type RestartReply struct {
+	Process      string
+	PID          int
+	Mode         config.Mode
+	BuildSeconds float64
+	Err          error
+}
+
+// BuildRequest asks a builder for one build. The builder replies to the sender
+// with a BuildReply carrying the same ID.
+type BuildRequest struct {
+	ID   int
+	Mode config.Mode
+}
+
+// BuildReply is the result of a build.
+type BuildReply struct {
+	ID       int
+	Mode     config.Mode
+	Artifact string // executable to run (rust, go); empty for the other types
+	Started  time.Time
+	Seconds  float64
+	// ErrorLines are the build's error lines (compiler diagnostics) when it failed.
+	ErrorLines []string
+	Err        error
+}
+
+// CancelBuildRequest kills a running build (shutdown); the pending BuildReply
+// then reports the failure. The builder replies with CancelBuildReply.
+type CancelBuildRequest struct{}
+
+// CancelBuildReply confirms CancelBuildRequest.
+type CancelBuildReply struct{}
+
+// Event is one entry of a process's recent history.
+type Event struct {
+	Time    time.Time
+	Kind    string
+	Message string
+}
+
+// BuildStatus describes a process's latest build.
+type BuildStatus struct {
+	State     string // "running", "ok", "failed" or "" (never built)
+	Mode      config.Mode
+	StartedAt time.Time
+	Seconds   float64
+	Error     string
+}
+
+// ProcessStatusRequest asks one process actor for its status.
+type ProcessStatusRequest struct{}
+
+// ProcessStatus is a snapshot of one managed process.
+type ProcessStatus struct {
+	Name          string
+	Type          string
+	State         string
+	PID           int
+	StartedAt     time.Time // of the current run; zero without one
+	Restarts      int
+	Crashes       int
+	LastExit      string
+	NextRestartAt time.Time // zero unless a crash restart is pending
+	Mode          config.Mode
+	Build         BuildStatus
+	Events        []Event
+}
+
+// StatusRequest asks the supervisor for everything get_status shows.
+type StatusRequest struct{}
+
+// StatusReply is the whole of bpm's state.
+type StatusReply struct {
+	Mode            config.Mode
+	ModeSince       time.Time
+	ReleaseSwitchAt time.Time // zero in release mode
+	Processes       []ProcessStatus
+	Err             error
+}
+
+// StopRequest stops a process (its run and any build); the reply StopReply
+// comes once every child has exited. Sent to the supervisor it stops all
+// processes in reverse order and replies when all have stopped.
+type StopRequest struct{}
+
+// StopReply confirms StopRequest.
+type StopReply struct{}
+
+// KillRequest sends SIGKILL at once to every run and build group.
+type KillRequest struct{}
+
+// ActivityRequest tells the mode clock a tool was called; no reply.
+type ActivityRequest struct{}
+
+// ModeRequest asks the mode clock for the mode.
+type ModeRequest struct{}
+
+// ModeReply is the mode and when it will switch back to release.
+type ModeReply struct {
+	Mode            config.Mode
+	Since           time.Time
+	ReleaseSwitchAt time.Time // zero in release mode
+}
+
+// SetDevRequest switches the mode clock to dev mode (a restart was asked).
+type SetDevRequest struct{}
+
+// releaseSwitch tells the supervisor the idle time ran out: rebuild in release.
+type releaseSwitch struct{}
+
+// LogSearchRequest is a SearchRequest for a named process, sent to the
+// supervisor; empty Process means the only configured process.
+type LogSearchRequest struct {
+	Process string
+	SearchRequest
+}

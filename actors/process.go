@@ -1,0 +1,316 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"bpm/config"
+)
+
+// maxEvents bounds the history a process keeps for get_status.
+const maxEvents = 50
+
+// phase is where a process is in its build-and-swap cycle.
+type phase int
+
+const (
+	phaseIdle     phase = iota
+	phaseBuilding       // a build runs; the current run keeps serving
+	phaseSwapping       // the build succeeded; the new run is being brought up
+)
+
+// Process is the actor that owns one managed process: its runs (spawn,
+// stop, crash detection, restart timers) and its build-and-swap cycle. It is
+// the only place the process's state lives.
+type Process struct {
+	cfg   *config.Config
+	proc  *config.Process
+	clock Clock
+	logs  *actor.PID
+	build *actor.PID
+
+	root *actor.RootContext
+	self *actor.PID
+
+	mode     config.Mode // bpm's mode (decides the crash wait)
+	state    string
+	cur      *run         // the run that serves (or is starting)
+	runs     map[int]*run // every run not yet exited, cur included
+	nextRun  int
+	artifact string      // executable of the last good build
+	artMode  config.Mode // mode of that build
+
+	restarts, crashes int
+	crashSeries       int // consecutive crashes, for the release backoff
+	lastExit          string
+	retryTimer        Timer
+	retryGen          int
+	nextRestartAt     time.Time
+	events            []Event
+
+	phase        phase
+	buildID      int
+	buildRunning bool
+	buildMode    config.Mode
+	buildSeconds float64
+	buildStatus  BuildStatus
+	waiting      []*actor.PID // callers served by the build under way
+	pending      []*actor.PID // callers that asked during it: the next build
+	pendingMode  config.Mode
+	hasPending   bool
+
+	stopping    bool
+	stopWaiters []*actor.PID
+}
+
+// NewProcess returns the actor for proc; builder and logs are its builder
+// and logbuffer actors.
+func NewProcess(cfg *config.Config, proc *config.Process, clock Clock, builder, logs *actor.PID) *Process {
+	return &Process{
+		cfg: cfg, proc: proc, clock: clock, build: builder, logs: logs,
+		mode: config.Release, state: StateStopped, runs: map[int]*run{},
+	}
+}
+
+// retryDue fires a crash restart; gen tells a cancelled wait from the current one.
+type retryDue struct{ gen int }
+
+// ModeChanged tells a process actor bpm's mode changed.
+type ModeChanged struct{ Mode config.Mode }
+
+// Receive is the process actor's message loop.
+func (p *Process) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		p.root, p.self = ctx.ActorSystem().Root, ctx.Self()
+	case StartRequest:
+		p.mode = m.Mode
+		p.request(ctx, m.Mode, nil)
+	case RestartRequest:
+		p.request(ctx, m.Mode, ctx.Sender())
+	case ModeChanged:
+		p.mode = m.Mode
+	case BuildReply:
+		p.buildDone(ctx, m)
+	case runOutput:
+		p.output(ctx, m)
+	case runExited:
+		p.exited(ctx, m)
+	case runReady:
+		if r := p.runs[m.id]; r != nil {
+			p.ready(ctx, r)
+		}
+	case runNotReady:
+		p.notReady(ctx, m)
+	case stopDue:
+		p.stopDue(m)
+	case retryDue:
+		p.retry(ctx, m)
+	case ProcessStatusRequest:
+		ctx.Respond(p.status())
+	case StopRequest:
+		p.stop(ctx)
+	case KillRequest:
+		p.kill(ctx)
+	}
+}
+
+// request records a caller of a build-and-swap and starts the build unless
+// one is under way, in which case the caller joins the next build.
+func (p *Process) request(ctx actor.Context, mode config.Mode, caller *actor.PID) {
+	if mode == "" {
+		mode = config.Dev
+	}
+	if p.stopping {
+		p.reply(ctx, caller, fmt.Errorf("restart %s: bpm is shutting down", p.proc.Name))
+		return
+	}
+	if p.phase != phaseIdle {
+		p.pending = append(p.pending, caller)
+		if !p.hasPending || mode == config.Dev {
+			p.pendingMode = mode
+		}
+		p.hasPending = true
+		return
+	}
+	p.cancelRetry()
+	p.waiting = []*actor.PID{caller}
+	p.startBuild(ctx, mode)
+}
+
+func (p *Process) startBuild(ctx actor.Context, mode config.Mode) {
+	p.phase = phaseBuilding
+	p.buildID++
+	p.buildRunning = true
+	p.buildMode = mode
+	p.buildStatus = BuildStatus{State: "running", Mode: mode, StartedAt: p.clock.Now()}
+	if p.cur == nil {
+		p.state = StateBuilding
+	}
+	p.event("build_started", fmt.Sprintf("%s build", mode))
+	ctx.Request(p.build, BuildRequest{ID: p.buildID, Mode: mode})
+}
+
+func (p *Process) buildDone(ctx actor.Context, m BuildReply) {
+	if m.ID != p.buildID || !p.buildRunning {
+		return
+	}
+	p.buildRunning = false
+	p.buildStatus.Seconds = m.Seconds
+	if p.stopping {
+		p.buildStatus.State = "failed"
+		p.buildStatus.Error = "cancelled: bpm is shutting down"
+		p.phase = phaseIdle
+		p.maybeStopped(ctx)
+		return
+	}
+	if m.Err != nil {
+		p.buildStatus.State = "failed"
+		p.buildStatus.Error = m.Err.Error()
+		p.event("build_failed", m.Err.Error())
+		p.failWaiters(ctx, buildError(m, p.cur))
+		if p.cur == nil && p.state == StateBuilding {
+			p.state = StateBuildFailed
+		}
+		p.phase = phaseIdle
+		p.nextBatch(ctx)
+		return
+	}
+	p.buildStatus.State = "ok"
+	p.event("build_ok", fmt.Sprintf("%s build in %.1fs", m.Mode, m.Seconds))
+	p.artifact, p.artMode, p.buildSeconds = m.Artifact, m.Mode, m.Seconds
+	p.phase = phaseSwapping
+	p.cancelRetry()
+	if p.cur != nil {
+		p.stopRun(ctx, p.cur, "replaced by a new build")
+		return // the swap goes on when the old run has exited
+	}
+	p.startRun(ctx)
+}
+
+// buildError is the error a restart caller gets for a failed build.
+func buildError(m BuildReply, serving *run) error {
+	var b strings.Builder
+	b.WriteString(m.Err.Error())
+	if serving != nil {
+		fmt.Fprintf(&b, "; the old run (pid %d) is still serving", serving.pid)
+	}
+	if len(m.ErrorLines) > 0 {
+		b.WriteString("\n\n")
+		b.WriteString(strings.Join(m.ErrorLines, "\n"))
+	}
+	return errors.New(b.String())
+}
+
+// swapDone ends a swap: the callers get the new run, or err.
+func (p *Process) swapDone(ctx actor.Context, err error) {
+	if p.phase != phaseSwapping {
+		return
+	}
+	if err != nil {
+		p.failWaiters(ctx, err)
+	} else {
+		for _, w := range p.waiting {
+			if w != nil {
+				ctx.Send(w, RestartReply{Process: p.proc.Name, PID: p.cur.pid, Mode: p.artMode, BuildSeconds: p.buildSeconds})
+			}
+		}
+		p.waiting = nil
+	}
+	p.phase = phaseIdle
+	p.nextBatch(ctx)
+}
+
+// nextBatch starts the build for callers that asked during the last one.
+func (p *Process) nextBatch(ctx actor.Context) {
+	if !p.hasPending || p.stopping {
+		return
+	}
+	p.waiting, p.pending, p.hasPending = p.pending, nil, false
+	p.cancelRetry()
+	p.startBuild(ctx, p.pendingMode)
+}
+
+func (p *Process) failWaiters(ctx actor.Context, err error) {
+	for _, w := range p.waiting {
+		p.reply(ctx, w, err)
+	}
+	p.waiting = nil
+}
+
+func (p *Process) reply(ctx actor.Context, to *actor.PID, err error) {
+	if to != nil {
+		ctx.Send(to, RestartReply{Process: p.proc.Name, Err: err})
+	}
+}
+
+// scheduleRetry arms the wait before restarting after a crash: the dev wait
+// in dev mode, the growing backoff in release mode.
+func (p *Process) scheduleRetry(uptime time.Duration) {
+	if p.stopping {
+		p.state = StateStopped
+		return
+	}
+	if uptime >= backoffResetAfter {
+		p.crashSeries = 0
+	}
+	var wait time.Duration
+	if p.mode == config.Dev {
+		wait = p.cfg.DevCrashWait
+		p.state = StateCrashed
+	} else {
+		wait = ReleaseBackoff(p.cfg.BackoffInitial, p.cfg.BackoffMax, p.crashSeries)
+		p.state = StateBackoff
+	}
+	p.crashSeries++
+	p.retryGen++
+	gen := p.retryGen
+	p.nextRestartAt = p.clock.Now().Add(wait)
+	stopTimer(p.retryTimer)
+	root, self := p.root, p.self
+	p.retryTimer = p.clock.AfterFunc(wait, func() { root.Send(self, retryDue{gen: gen}) })
+	p.event("restart_scheduled", fmt.Sprintf("restart in %s (%s mode)", wait.Round(time.Millisecond), p.mode))
+}
+
+func (p *Process) cancelRetry() {
+	stopTimer(p.retryTimer)
+	p.retryTimer = nil
+	p.retryGen++
+	p.nextRestartAt = time.Time{}
+}
+
+func (p *Process) retry(ctx actor.Context, m retryDue) {
+	if m.gen != p.retryGen || p.stopping || p.cur != nil || p.phase != phaseIdle {
+		return
+	}
+	p.nextRestartAt = time.Time{}
+	p.retryTimer = nil
+	p.restarts++
+	p.startRun(ctx)
+}
+
+func (p *Process) event(kind, msg string) {
+	p.events = append(p.events, Event{Time: p.clock.Now(), Kind: kind, Message: msg})
+	slog.Info(kind, "process", p.proc.Name, "detail", msg)
+	if len(p.events) > maxEvents {
+		p.events = p.events[len(p.events)-maxEvents:]
+	}
+}
+
+func (p *Process) status() ProcessStatus {
+	s := ProcessStatus{
+		Name: p.proc.Name, Type: p.proc.Type, State: p.state,
+		Restarts: p.restarts, Crashes: p.crashes, LastExit: p.lastExit,
+		NextRestartAt: p.nextRestartAt, Mode: p.artMode, Build: p.buildStatus,
+		Events: append([]Event(nil), p.events...),
+	}
+	if p.cur != nil {
+		s.PID, s.StartedAt = p.cur.pid, p.cur.started
+	}
+	return s
+}

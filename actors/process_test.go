@@ -1,0 +1,358 @@
+package actors
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// freePort returns a loopback port nobody listens on right now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// get fetches url and returns the body, or "" when the request failed.
+func get(url string) string {
+	c := &http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func TestRustAndNpmProjectsBuildRunAndLog(t *testing.T) {
+	need(t, "cargo", "npm", "node")
+	dir := newProject(t, `
+[process.rust]
+type = "rust"
+dir = "rust"
+env = { FIXTURE_ECHO = "from-config" }
+
+[process.web]
+type = "npm"
+dir = "node"
+command = ["npm", "start"]
+`)
+	copyDir(t, "testdata/rustapp", filepath.Join(dir, "rust"))
+	copyDir(t, "testdata/nodeapp", filepath.Join(dir, "node"))
+	h := startHarness(t, dir, nil)
+
+	rust := h.waitState("rust", StateRunning, 3*time.Minute)
+	web := h.waitState("web", StateRunning, time.Minute)
+	if rust.Mode != "release" || rust.Build.State != "ok" {
+		t.Errorf("rust: mode %q build %+v, want a good release build", rust.Mode, rust.Build)
+	}
+	waitFor(t, 10*time.Second, "fixture output in the ring buffers", func() bool {
+		return h.logHas("rust", KindRun, `^rustapp started pid=\d+ mode=release$`) &&
+			h.logHas("rust", KindRun, `^echo=from-config$`) &&
+			h.logHas("web", KindRun, `^nodeapp started pid=\d+`)
+	})
+	if !h.logHas("rust", KindBuild, `Compiling rustapp`) {
+		t.Errorf("rust build log lacks cargo's Compiling line")
+	}
+	if r := h.search("web", SearchRequest{Kind: KindBuild, Index: -1}); r.Err == nil {
+		t.Errorf("npm has no build, but its build log has %d lines", len(r.Lines))
+	}
+	waitFor(t, 5*time.Second, "prefixed pass-through", func() bool {
+		out, errOut := h.stdout.String(), h.stderr.String()
+		return strings.Contains(out, fmt.Sprintf("[rust] rustapp started pid=%d mode=release\n", rust.PID)) &&
+			strings.Contains(errOut, "[rust] rustapp stderr hello\n") &&
+			strings.Contains(errOut, "[build rust] ") &&
+			strings.Contains(out, "[web] nodeapp started pid=")
+	})
+	if strings.Contains(h.stdout.String(), `"reason":"compiler-artifact"`) {
+		t.Errorf("cargo's JSON messages leaked into the output")
+	}
+	if !alive(web.PID) || !alive(rust.PID) {
+		t.Errorf("runs not alive: rust %d web %d", rust.PID, web.PID)
+	}
+}
+
+func TestSIGKILLedRunRestartsAfterReleaseBackoff(t *testing.T) {
+	dir := newProject(t, `
+[process.app]
+type = "command"
+command = ["sleep", "1000"]
+`)
+	h := startHarness(t, dir, nil)
+	first := h.waitState("app", StateRunning, 20*time.Second)
+	killed := time.Now()
+	if err := syscall.Kill(first.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	st := h.waitState("app", StateBackoff, 5*time.Second)
+	if wait := st.NextRestartAt.Sub(killed); wait < 800*time.Millisecond || wait > 1500*time.Millisecond {
+		t.Errorf("next restart %v after the kill, want about 1s", wait)
+	}
+	if st.Crashes != 1 || !strings.Contains(st.LastExit, "killed") {
+		t.Errorf("crashes %d, last exit %q; want 1 and a kill", st.Crashes, st.LastExit)
+	}
+	var second ProcessStatus
+	waitFor(t, 10*time.Second, "a new run", func() bool {
+		second = h.proc("app")
+		return second.PID != 0 && second.PID != first.PID
+	})
+	if took := time.Since(killed); took < 900*time.Millisecond {
+		t.Errorf("restarted %v after the kill, before the 1s backoff", took)
+	}
+	if second.Restarts != 1 {
+		t.Errorf("restarts = %d, want 1", second.Restarts)
+	}
+}
+
+func TestSIGKILLedRunRestartsAfterDevWaitInDevMode(t *testing.T) {
+	dir := newProject(t, `
+dev_crash_wait_seconds = 1.5
+release_crash_backoff_initial_seconds = 0.1
+
+[process.app]
+type = "command"
+command = ["sleep", "1000"]
+`)
+	h := startHarness(t, dir, nil)
+	h.waitState("app", StateRunning, 20*time.Second)
+	r := h.restart("app")
+	if r.Err != nil || r.Mode != "dev" {
+		t.Fatalf("restart: %+v", r)
+	}
+	killed := time.Now()
+	if err := syscall.Kill(r.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	st := h.waitState("app", StateCrashed, 5*time.Second)
+	if wait := st.NextRestartAt.Sub(killed); wait < 1300*time.Millisecond || wait > 2*time.Second {
+		t.Errorf("next restart %v after the kill, want the 1.5s dev wait", wait)
+	}
+	waitFor(t, 10*time.Second, "a new run", func() bool {
+		p := h.proc("app")
+		return p.PID != 0 && p.PID != r.PID
+	})
+	if took := time.Since(killed); took < 1400*time.Millisecond {
+		t.Errorf("restarted %v after the kill, before the 1.5s dev wait", took)
+	}
+}
+
+// The crash backoff grows by 1.5 per crash up to the cap and starts over
+// after a run that stayed up 60 s; the fake clock stands in for the waits.
+func TestReleaseBackoffCurveWithInjectedClock(t *testing.T) {
+	dir := newProject(t, `
+release_crash_backoff_initial_seconds = 2
+release_crash_backoff_max_seconds = 7
+
+[process.app]
+type = "command"
+command = ["sh", "-c", "while [ ! -e crash ]; do sleep 0.01; done; rm crash; exit 1"]
+`)
+	clock := newFakeClock()
+	h := startHarness(t, dir, clock)
+	crash := func() {
+		if err := os.WriteFile(filepath.Join(dir, "crash"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// nextRetry returns the next timer that is not the 1 s alive-for-ready one.
+	nextRetry := func() *fakeTimer {
+		t.Helper()
+		for {
+			select {
+			case tm := <-clock.timers:
+				if tm.d != aliveForReady {
+					return tm
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("no restart was scheduled")
+			}
+		}
+	}
+	ms := time.Millisecond
+	for i, want := range []time.Duration{2000 * ms, 3000 * ms, 4500 * ms, 6750 * ms, 7000 * ms, 7000 * ms} {
+		crash()
+		tm := nextRetry()
+		if tm.d != want {
+			t.Fatalf("crash %d: wait %v, want %v", i+1, tm.d, want)
+		}
+		if st := h.proc("app"); st.State != StateBackoff || !st.NextRestartAt.Equal(clock.Now().Add(want)) {
+			t.Fatalf("crash %d: state %s next restart %v, want backoff at now+%v", i+1, st.State, st.NextRestartAt, want)
+		}
+		tm.fire()
+	}
+	// A run that stays up 60 s resets the series.
+	waitFor(t, 5*time.Second, "the run after the last wait", func() bool { return h.proc("app").PID != 0 })
+	clock.advance(61 * time.Second)
+	crash()
+	if tm := nextRetry(); tm.d != 2*time.Second {
+		t.Fatalf("after 61 s up: wait %v, want the initial 2s", tm.d)
+	}
+}
+
+func TestRestartBuildsWhileOldRunServes(t *testing.T) {
+	need(t, "node")
+	port := freePort(t)
+	dir := newProject(t, fmt.Sprintf(`
+[process.web]
+type = "command"
+build = ["sh", "-c", "while [ ! -e gate ]; do sleep 0.01; done; echo built"]
+command = ["node", %q]
+env = { FIXTURE_LISTEN = "127.0.0.1:%d" }
+`, repoPath(t, "testdata/nodeapp/server.js"), port))
+	gate := filepath.Join(dir, "gate")
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := startHarness(t, dir, nil)
+	old := h.waitState("web", StateRunning, 20*time.Second)
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	waitFor(t, 5*time.Second, "the old run serving", func() bool { return get(url) == fmt.Sprintf("pid=%d\n", old.PID) })
+
+	os.Remove(gate)
+	replies := make(chan RestartReply, 1)
+	go func() { replies <- h.restart("web") }()
+	waitFor(t, 5*time.Second, "the build to start", func() bool { return h.proc("web").Build.State == "running" })
+	for i := range 20 {
+		if body := get(url); body != fmt.Sprintf("pid=%d\n", old.PID) {
+			t.Fatalf("request %d during the build got %q, want the old run's pid %d", i, body, old.PID)
+		}
+	}
+	if st := h.proc("web"); st.PID != old.PID || st.State != StateRunning {
+		t.Fatalf("during the build: pid %d state %s, want the old run %d running", st.PID, st.State, old.PID)
+	}
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := <-replies
+	if r.Err != nil || r.PID == old.PID || r.Mode != "dev" {
+		t.Fatalf("restart reply %+v, want a new pid in dev mode", r)
+	}
+	waitFor(t, 5*time.Second, "the new run serving", func() bool { return get(url) == fmt.Sprintf("pid=%d\n", r.PID) })
+	if alive(old.PID) {
+		t.Errorf("old run %d still alive after the swap", old.PID)
+	}
+}
+
+func TestBrokenBuildKeepsOldRunServing(t *testing.T) {
+	need(t, "cargo")
+	dir := newProject(t, `
+[process.app]
+type = "rust"
+`)
+	copyDir(t, "testdata/rustapp", dir)
+	h := startHarness(t, dir, nil)
+	old := h.waitState("app", StateRunning, 3*time.Minute)
+	broken := "fn main() { let x: u32 = \"not a number\"; }\n"
+	if err := os.WriteFile(filepath.Join(dir, "src", "main.rs"), []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := h.restart("app")
+	if r.Err == nil {
+		t.Fatalf("restart of a broken crate succeeded: %+v", r)
+	}
+	msg := r.Err.Error()
+	for _, want := range []string{"error[E0308]", "mismatched types", fmt.Sprintf("old run (pid %d) is still serving", old.PID)} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("restart error lacks %q:\n%s", want, msg)
+		}
+	}
+	st := h.proc("app")
+	if st.PID != old.PID || st.State != StateRunning || !alive(old.PID) {
+		t.Errorf("after the failed build: pid %d state %s alive %v, want old pid %d running",
+			st.PID, st.State, alive(old.PID), old.PID)
+	}
+	if st.Build.State != "failed" {
+		t.Errorf("build state %q, want failed", st.Build.State)
+	}
+}
+
+func TestConcurrentRestartsCoalesceIntoAtMostTwoBuilds(t *testing.T) {
+	dir := newProject(t, `
+[process.app]
+type = "command"
+build = ["sleep", "0.3"]
+command = ["sleep", "1000"]
+`)
+	h := startHarness(t, dir, nil)
+	h.waitState("app", StateRunning, 20*time.Second)
+	before := h.search("app", SearchRequest{Kind: KindBuild, Index: -1}).Runs
+
+	var wg sync.WaitGroup
+	replies := make([]RestartReply, 10)
+	for i := range replies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			replies[i] = h.restart("app")
+		}()
+	}
+	wg.Wait()
+	pids := map[int]bool{}
+	for i, r := range replies {
+		if r.Err != nil {
+			t.Fatalf("restart %d: %v", i, r.Err)
+		}
+		pids[r.PID] = true
+	}
+	builds := h.search("app", SearchRequest{Kind: KindBuild, Index: -1}).Runs - before
+	if builds < 1 || builds > 2 {
+		t.Errorf("10 concurrent restarts ran %d builds, want 1 or 2", builds)
+	}
+	final := h.proc("app")
+	var living []int
+	for pid := range pids {
+		if alive(pid) {
+			living = append(living, pid)
+		}
+	}
+	if len(living) != 1 || living[0] != final.PID {
+		t.Errorf("live runs among the replies: %v, want only the current pid %d", living, final.PID)
+	}
+}
+
+func TestModeClockSwitchesBackToReleaseAndRebuilds(t *testing.T) {
+	need(t, "cargo")
+	dir := newProject(t, `
+dev_timeout_hours = 0.002
+
+[process.app]
+type = "rust"
+`)
+	copyDir(t, "testdata/rustapp", dir)
+	h := startHarness(t, dir, nil)
+	h.waitState("app", StateRunning, 3*time.Minute)
+	r := h.restart("app")
+	if r.Err != nil || r.Mode != "dev" {
+		t.Fatalf("restart: %+v", r)
+	}
+	if st := h.status(); st.Mode != "dev" || st.ReleaseSwitchAt.IsZero() {
+		t.Fatalf("after restart: mode %s release switch %v, want dev with a switch time", st.Mode, st.ReleaseSwitchAt)
+	}
+	waitFor(t, 5*time.Second, "the dev run's output", func() bool { return h.logHas("app", KindRun, `mode=debug$`) })
+	var st StatusReply
+	waitFor(t, 3*time.Minute, "release mode with a release build running", func() bool {
+		st = h.status()
+		p := st.Processes[0]
+		return st.Mode == "release" && p.Mode == "release" && p.State == StateRunning && p.PID != r.PID
+	})
+	if !st.ReleaseSwitchAt.IsZero() {
+		t.Errorf("release mode still reports a switch time %v", st.ReleaseSwitchAt)
+	}
+	waitFor(t, 5*time.Second, "the release run's output", func() bool { return h.logHas("app", KindRun, `mode=release$`) })
+	if !h.logHas("app", KindBuild, `build release finished`) {
+		t.Errorf("newest build is not a release build")
+	}
+}

@@ -1,0 +1,261 @@
+package actors
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// aliveForReady is how long a run without a ready check must stay up to
+// count as ready.
+const aliveForReady = time.Second
+
+// runTailLines is how many of a run's last lines a failed start reports.
+const runTailLines = 20
+
+// run is one start of the process's command.
+type run struct {
+	id       int
+	pid      int
+	started  time.Time
+	ready    bool
+	stopping bool // bpm asked it to stop: its exit is not a crash
+	failed   bool // it was stopped for not becoming ready: its exit is a crash
+	readyRE  *regexp.Regexp
+	timers   []Timer
+	cancel   chan struct{} // closed to end a ready probe
+	tail     []string
+}
+
+type runOutput struct {
+	id     int
+	stream string
+	text   string
+}
+
+type runExited struct {
+	id   int
+	info exitInfo
+}
+
+type runReady struct{ id int }
+
+type runNotReady struct{ id int }
+
+type stopDue struct{ id int }
+
+// startRun starts the command of the last good build as a new run.
+func (p *Process) startRun(ctx actor.Context) {
+	p.nextRun++
+	id := p.nextRun
+	root, self := p.root, p.self
+	argv := p.cfg.RunArgv(p.proc, p.artMode, p.artifact)
+	now := p.clock.Now()
+	pid, err := spawn(spawnSpec{
+		Argv: argv, Dir: p.proc.Dir, Env: p.proc.Env,
+		OnLine: func(stream, text string) { root.Send(self, runOutput{id: id, stream: stream, text: text}) },
+		OnExit: func(info exitInfo) { root.Send(self, runExited{id: id, info: info}) },
+	})
+	ctx.Send(p.logs, LogStart{Kind: KindRun, ID: id, PID: pid, StartedAt: now})
+	if err != nil {
+		msg := fmt.Sprintf("cannot start %s: %v", argv[0], err)
+		ctx.Send(p.logs, LogAppend{Kind: KindRun, ID: id, Stream: Stderr, Text: "[bpm] " + msg, Time: now})
+		p.crashes++
+		p.lastExit = msg
+		p.event("start_failed", msg)
+		p.swapDone(ctx, fmt.Errorf("restart %s: %s", p.proc.Name, msg))
+		p.scheduleRetry(0)
+		return
+	}
+	r := &run{id: id, pid: pid, started: now}
+	p.cur = r
+	p.runs[id] = r
+	p.state = StateStarting
+	p.event("started", fmt.Sprintf("pid %d (%s build)", pid, p.artMode))
+	p.watchReady(r)
+}
+
+// watchReady arms what decides that r is ready: the configured check with
+// its timeout, or staying alive for aliveForReady.
+func (p *Process) watchReady(r *run) {
+	root, self, id := p.root, p.self, r.id
+	rc := p.proc.Ready
+	if rc == nil {
+		r.timers = append(r.timers, p.clock.AfterFunc(aliveForReady, func() { root.Send(self, runReady{id: id}) }))
+		return
+	}
+	r.timers = append(r.timers, p.clock.AfterFunc(rc.Timeout, func() { root.Send(self, runNotReady{id: id}) }))
+	switch {
+	case rc.Log != "":
+		r.readyRE = regexp.MustCompile(rc.Log) // validated by config
+	case rc.HTTP != "" || rc.TCP != "":
+		r.cancel = make(chan struct{})
+		go probeReady(rc, r.cancel, func() { root.Send(self, runReady{id: id}) })
+	}
+}
+
+func (p *Process) output(ctx actor.Context, m runOutput) {
+	ctx.Send(p.logs, LogAppend{Kind: KindRun, ID: m.id, Stream: m.stream, Text: m.text, Time: p.clock.Now()})
+	r := p.runs[m.id]
+	if r == nil {
+		return
+	}
+	r.tail = append(r.tail, m.text)
+	if len(r.tail) > runTailLines {
+		r.tail = r.tail[1:]
+	}
+	if !r.ready && r.readyRE != nil && r.readyRE.MatchString(m.text) {
+		p.ready(ctx, r)
+	}
+}
+
+func (p *Process) ready(ctx actor.Context, r *run) {
+	if r.ready || r.stopping {
+		return
+	}
+	r.ready = true
+	r.endWatch()
+	if r != p.cur {
+		return
+	}
+	p.state = StateRunning
+	p.event("ready", fmt.Sprintf("pid %d", r.pid))
+	p.swapDone(ctx, nil)
+}
+
+func (p *Process) notReady(ctx actor.Context, m runNotReady) {
+	r := p.runs[m.id]
+	if r == nil || r.ready || r.stopping {
+		return
+	}
+	msg := fmt.Sprintf("pid %d not ready within %s", r.pid, p.proc.Ready.Timeout)
+	p.event("ready_timeout", msg)
+	r.failed = true
+	p.swapDone(ctx, fmt.Errorf("restart %s: new run %s; last lines:\n%s", p.proc.Name, msg, strings.Join(r.tail, "\n")))
+	p.stopRun(ctx, r, "not ready in time")
+}
+
+// exited handles the end of a run: the next step of a swap or shutdown when
+// bpm stopped it, a crash otherwise.
+func (p *Process) exited(ctx actor.Context, m runExited) {
+	r := p.runs[m.id]
+	if r == nil {
+		return
+	}
+	delete(p.runs, m.id)
+	r.endWatch()
+	// Whatever the leader left behind in its group goes with it.
+	_ = signalGroup(r.pid, syscall.SIGKILL)
+	p.lastExit = fmt.Sprintf("pid %d: %s", r.pid, m.info)
+	wasCur := r == p.cur
+	if wasCur {
+		p.cur = nil
+	}
+	if r.stopping && !r.failed {
+		p.event("stopped", p.lastExit)
+		switch {
+		case p.stopping:
+			p.state = StateStopped
+			p.maybeStopped(ctx)
+		case p.phase == phaseSwapping && wasCur:
+			p.startRun(ctx)
+		case wasCur:
+			p.state = StateStopped
+		}
+		return
+	}
+	p.crashes++
+	p.event("crashed", p.lastExit)
+	if wasCur && p.phase == phaseSwapping && !r.ready {
+		p.swapDone(ctx, fmt.Errorf("restart %s: new run %s before it was ready; last lines:\n%s",
+			p.proc.Name, p.lastExit, strings.Join(r.tail, "\n")))
+	}
+	if wasCur {
+		p.scheduleRetry(p.clock.Now().Sub(r.started))
+	}
+}
+
+// stopRun asks r's process group to stop, and kills it after the stop timeout.
+func (p *Process) stopRun(ctx actor.Context, r *run, why string) {
+	if r.stopping {
+		return
+	}
+	r.stopping = true
+	r.endWatch()
+	if r == p.cur {
+		p.state = StateStopping
+	}
+	p.event("stopping", fmt.Sprintf("pid %d: %s", r.pid, why))
+	if err := signalGroup(r.pid, p.proc.StopSignal); err != nil {
+		p.event("signal_failed", err.Error())
+	}
+	root, self, id := p.root, p.self, r.id
+	r.timers = append(r.timers, p.clock.AfterFunc(p.proc.StopTimeout, func() { root.Send(self, stopDue{id: id}) }))
+}
+
+func (p *Process) stopDue(m stopDue) {
+	if r := p.runs[m.id]; r != nil {
+		p.event("killed", fmt.Sprintf("pid %d did not stop within %s", r.pid, p.proc.StopTimeout))
+		_ = signalGroup(r.pid, syscall.SIGKILL)
+	}
+}
+
+// stop shuts the process down for good: no more builds, restarts or runs.
+func (p *Process) stop(ctx actor.Context) {
+	p.stopping = true
+	p.cancelRetry()
+	if ctx.Sender() != nil {
+		p.stopWaiters = append(p.stopWaiters, ctx.Sender())
+	}
+	p.failWaiters(ctx, fmt.Errorf("restart %s: bpm is shutting down", p.proc.Name))
+	for _, w := range p.pending {
+		p.reply(ctx, w, fmt.Errorf("restart %s: bpm is shutting down", p.proc.Name))
+	}
+	p.pending, p.hasPending = nil, false
+	if p.buildRunning {
+		ctx.Send(p.build, CancelBuildRequest{})
+	}
+	for _, r := range p.runs {
+		p.stopRun(ctx, r, "bpm is shutting down")
+	}
+	p.maybeStopped(ctx)
+}
+
+// maybeStopped answers the stop callers once no run or build is left.
+func (p *Process) maybeStopped(ctx actor.Context) {
+	if !p.stopping || len(p.runs) > 0 || p.buildRunning {
+		return
+	}
+	p.state = StateStopped
+	for _, w := range p.stopWaiters {
+		ctx.Send(w, StopReply{})
+	}
+	p.stopWaiters = nil
+}
+
+// kill sends SIGKILL to every run and build at once.
+func (p *Process) kill(ctx actor.Context) {
+	p.stopping = true
+	p.cancelRetry()
+	for _, r := range p.runs {
+		r.stopping = true
+		_ = signalGroup(r.pid, syscall.SIGKILL)
+	}
+	ctx.Send(p.build, KillRequest{})
+}
+
+// endWatch stops r's timers and ready probe.
+func (r *run) endWatch() {
+	for _, t := range r.timers {
+		t.Stop()
+	}
+	r.timers = nil
+	if r.cancel != nil {
+		close(r.cancel)
+		r.cancel = nil
+	}
+}

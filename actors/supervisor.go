@@ -1,0 +1,199 @@
+package actors
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"bpm/config"
+)
+
+// askTimeout bounds how long the supervisor waits for one actor's answer
+// while it gathers a status.
+const askTimeout = 5 * time.Second
+
+// Options configure the actor tree.
+type Options struct {
+	Config *config.Config
+	Clock  Clock     // nil: the wall clock
+	Stdout io.Writer // where run and build lines are written through
+	Stderr io.Writer
+}
+
+// Supervisor is the root actor: it starts a process, builder and logbuffer
+// actor per configured process and the mode clock, and routes requests from
+// the MCP server and main to them.
+type Supervisor struct {
+	opts      Options
+	procs     map[string]procRefs
+	modeclock *actor.PID
+}
+
+type procRefs struct {
+	proc, builder, logs *actor.PID
+}
+
+// NewSupervisor returns the root actor for opts.
+func NewSupervisor(opts Options) *Supervisor {
+	if opts.Clock == nil {
+		opts.Clock = RealClock{}
+	}
+	if opts.Stdout == nil {
+		opts.Stdout = io.Discard
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = io.Discard
+	}
+	return &Supervisor{opts: opts, procs: map[string]procRefs{}}
+}
+
+// Start spawns the supervisor (which starts building and running every
+// process) and returns its PID.
+func Start(system *actor.ActorSystem, opts Options) (*actor.PID, error) {
+	props := actor.PropsFromProducer(func() actor.Actor { return NewSupervisor(opts) })
+	return system.Root.SpawnNamed(props, "bpm")
+}
+
+// Receive routes requests to the actor that owns the answer.
+func (s *Supervisor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		s.spawnAll(ctx)
+	case RestartRequest:
+		refs, err := s.lookup(m.Process)
+		if err != nil {
+			ctx.Respond(RestartReply{Process: m.Process, Err: err})
+			return
+		}
+		if m.Mode == "" || m.Mode == config.Dev {
+			m.Mode = config.Dev
+			ctx.Send(s.modeclock, SetDevRequest{})
+			s.broadcast(ctx, ModeChanged{Mode: config.Dev})
+		}
+		ctx.RequestWithCustomSender(refs.proc, m, ctx.Sender())
+	case releaseSwitch:
+		slog.Info("no tool call for a while: switching to release mode", "after", s.opts.Config.DevTimeout)
+		s.broadcast(ctx, ModeChanged{Mode: config.Release})
+		s.broadcast(ctx, RestartRequest{Mode: config.Release})
+	case ActivityRequest:
+		ctx.Send(s.modeclock, m)
+	case ModeRequest:
+		ctx.RequestWithCustomSender(s.modeclock, m, ctx.Sender())
+	case LogSearchRequest:
+		refs, err := s.lookup(m.Process)
+		if err != nil {
+			ctx.Respond(SearchReply{Err: err})
+			return
+		}
+		ctx.RequestWithCustomSender(refs.logs, m.SearchRequest, ctx.Sender())
+	case StatusRequest:
+		s.status(ctx)
+	case StopRequest:
+		s.stopAll(ctx)
+	case KillRequest:
+		s.broadcast(ctx, m)
+	}
+}
+
+func (s *Supervisor) spawnAll(ctx actor.Context) {
+	cfg := s.opts.Config
+	s.modeclock = ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
+		return NewModeClock(cfg.DevTimeout, s.opts.Clock)
+	}))
+	for _, p := range cfg.Processes {
+		logs := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
+			return NewLogBuffer(p.Name, cfg.LogLines, cfg.LogRuns, s.opts.Stdout, s.opts.Stderr)
+		}))
+		builder := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
+			return NewBuilder(cfg, p, logs)
+		}))
+		proc := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
+			return NewProcess(cfg, p, s.opts.Clock, builder, logs)
+		}))
+		s.procs[p.Name] = procRefs{proc: proc, builder: builder, logs: logs}
+		ctx.Send(proc, StartRequest{Mode: config.Release})
+	}
+}
+
+// lookup resolves a process name; empty means the only configured process.
+func (s *Supervisor) lookup(name string) (procRefs, error) {
+	names := s.opts.Config.Names()
+	if name == "" {
+		if len(names) == 1 {
+			return s.procs[names[0]], nil
+		}
+		return procRefs{}, fmt.Errorf("process is required when several are configured; known: %s", strings.Join(names, ", "))
+	}
+	refs, ok := s.procs[name]
+	if !ok {
+		return procRefs{}, fmt.Errorf("unknown process %q; known: %s", name, strings.Join(names, ", "))
+	}
+	return refs, nil
+}
+
+// broadcast sends msg to every process actor, in configuration order.
+func (s *Supervisor) broadcast(ctx actor.Context, msg any) {
+	for _, name := range s.opts.Config.Names() {
+		ctx.Send(s.procs[name].proc, msg)
+	}
+}
+
+// status gathers the mode and every process's status off the supervisor's
+// own goroutine and replies to the caller when all have answered.
+func (s *Supervisor) status(ctx actor.Context) {
+	root, caller, clock := ctx.ActorSystem().Root, ctx.Sender(), s.modeclock
+	var pids []*actor.PID
+	for _, name := range s.opts.Config.Names() {
+		pids = append(pids, s.procs[name].proc)
+	}
+	go func() {
+		var reply StatusReply
+		mode, err := Ask[ModeReply](root, clock, ModeRequest{}, askTimeout)
+		if err != nil {
+			reply.Err = err
+			root.Send(caller, reply)
+			return
+		}
+		reply.Mode, reply.ModeSince, reply.ReleaseSwitchAt = mode.Mode, mode.Since, mode.ReleaseSwitchAt
+		futures := make([]*actor.Future, len(pids))
+		for i, pid := range pids {
+			futures[i] = root.RequestFuture(pid, ProcessStatusRequest{}, askTimeout)
+		}
+		for _, f := range futures {
+			st, err := resultOf[ProcessStatus](f)
+			if err != nil {
+				reply.Err = err
+				break
+			}
+			reply.Processes = append(reply.Processes, st)
+		}
+		root.Send(caller, reply)
+	}()
+}
+
+// stopAll stops every process, last configured first, and replies when all
+// have stopped.
+func (s *Supervisor) stopAll(ctx actor.Context) {
+	root, caller := ctx.ActorSystem().Root, ctx.Sender()
+	names := s.opts.Config.Names()
+	var futures []*actor.Future
+	for i := len(names) - 1; i >= 0; i-- {
+		p := s.opts.Config.Process(names[i])
+		timeout := p.StopTimeout + 30*time.Second
+		futures = append(futures, root.RequestFuture(s.procs[names[i]].proc, StopRequest{}, timeout))
+	}
+	go func() {
+		for _, f := range futures {
+			if _, err := f.Result(); err != nil {
+				slog.Warn("stopping a process", "err", err)
+			}
+		}
+		if caller != nil {
+			root.Send(caller, StopReply{})
+		}
+	}()
+}

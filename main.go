@@ -1,0 +1,144 @@
+// Command bpm keeps a project's processes built and running, and serves
+// their logs, status and restarts to MCP clients.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"bpm/actors"
+	"bpm/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `usage:
+  bpm [--port N] [PROJECT_DIR]   run in the foreground (PROJECT_DIR defaults to .)
+  bpm check [PROJECT_DIR]        validate PROJECT_DIR/.mcp-run and print the resolved plan
+  bpm version                    print the version
+`
+
+// shutdownTimeout bounds a clean shutdown; past it bpm kills what is left.
+const shutdownTimeout = 2 * time.Minute
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "check":
+			return check(args[1:])
+		case "version", "--version":
+			fmt.Println("bpm", version)
+			return 0
+		case "help", "-h", "--help":
+			fmt.Print(usage)
+			return 0
+		}
+	}
+	return serve(args)
+}
+
+func check(args []string) int {
+	if len(args) > 1 {
+		fmt.Fprint(os.Stderr, "bpm check takes one PROJECT_DIR\n"+usage)
+		return 2
+	}
+	cfg, code := load(args, 0)
+	if cfg == nil {
+		return code
+	}
+	cfg.Describe(os.Stdout)
+	return 0
+}
+
+// load reads the config of the project dir in args (default .), applying a
+// --port override; on failure it prints why and returns the exit code.
+func load(args []string, port int) (*config.Config, int) {
+	dir := "."
+	if len(args) == 1 {
+		dir = args[0]
+	}
+	cfg, err := config.Load(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bpm:", err)
+		return nil, 2
+	}
+	if port != 0 {
+		cfg.MCPPort = port
+	}
+	if cfg.Envrc {
+		if _, err := exec.LookPath("direnv"); err != nil {
+			fmt.Fprintf(os.Stderr, "bpm: %s/.envrc exists but direnv is not installed; install it (apt-get install direnv, brew install direnv) or remove .envrc\n", cfg.Dir)
+			return nil, 2
+		}
+	}
+	return cfg, 0
+}
+
+func serve(args []string) int {
+	fs := flag.NewFlagSet("bpm", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	port := fs.Int("port", 0, "MCP port (overrides mcp_port)")
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintf(os.Stderr, "bpm: %v\n%s", err, usage)
+		return 2
+	}
+	if fs.NArg() > 1 || *port < 0 || *port > 65535 {
+		fmt.Fprintf(os.Stderr, "bpm: expected at most one PROJECT_DIR and a --port in 1..65535\n%s", usage)
+		return 2
+	}
+	cfg, code := load(fs.Args(), *port)
+	if cfg == nil {
+		return code
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
+
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+
+	system := actors.NewSystem()
+	sup, err := actors.Start(system, actors.Options{Config: cfg, Stdout: os.Stdout, Stderr: os.Stderr})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bpm:", err)
+		return 1
+	}
+	slog.Info("bpm started", "project", cfg.Dir, "processes", len(cfg.Processes))
+
+	sig := <-signals
+	slog.Info("stopping every process", "signal", sig.String())
+	done := make(chan error, 1)
+	go func() {
+		_, err := actors.Ask[actors.StopReply](system.Root, sup, actors.StopRequest{}, shutdownTimeout)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			slog.Error("shutdown", "err", err)
+			system.Root.Send(sup, actors.KillRequest{})
+			return 1
+		}
+		slog.Info("all processes stopped")
+		return 0
+	case sig := <-signals:
+		slog.Warn("second signal: killing every process now", "signal", sig.String())
+		system.Root.Send(sup, actors.KillRequest{})
+		// Give the kill messages a moment to be delivered.
+		select {
+		case <-done:
+		case <-time.After(500 * time.Millisecond):
+		}
+		return 130
+	}
+}
