@@ -1,0 +1,152 @@
+package actors
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// LogBuffer is the actor that keeps one process's recent run and build
+// output, writes each line through as it arrives, and answers SearchRequest.
+// All of its state is touched only from Receive.
+type LogBuffer struct {
+	name    string
+	lines   int // ring size per run or build
+	runs    int // rings kept per kind
+	stdout  io.Writer
+	stderr  io.Writer
+	prefix  [2]string    // write-through prefix by LogKind
+	history [2][]*runLog // rings by LogKind, oldest first
+	scratch []byte       // reused write-through buffer
+}
+
+// runLog is the ring of one run or build with what identifies it.
+type runLog struct {
+	start LogStart
+	ring  ring
+}
+
+// NewLogBuffer returns a LogBuffer for process name keeping, for runs and for
+// builds separately, the last runs rings of lines lines each (values below 1
+// count as 1); a nil writer discards the write-through.
+func NewLogBuffer(name string, lines, runs int, stdout, stderr io.Writer) *LogBuffer {
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	return &LogBuffer{
+		name:   name,
+		lines:  max(lines, 1),
+		runs:   max(runs, 1),
+		stdout: stdout,
+		stderr: stderr,
+		prefix: [2]string{
+			KindRun:   fmt.Sprintf("[%s] ", name),
+			KindBuild: fmt.Sprintf("[build %s] ", name),
+		},
+	}
+}
+
+// LogBufferProps returns props that spawn a NewLogBuffer with these arguments;
+// a restarted actor starts with empty history.
+func LogBufferProps(name string, lines, runs int, stdout, stderr io.Writer) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return NewLogBuffer(name, lines, runs, stdout, stderr)
+	})
+}
+
+// Receive handles LogStart, LogAppend and SearchRequest (sent as values);
+// it answers every SearchRequest with a SearchReply and ignores other messages.
+func (b *LogBuffer) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case LogStart:
+		b.open(m)
+	case LogAppend:
+		b.append(m)
+	case SearchRequest:
+		ctx.Respond(b.search(m))
+	}
+}
+
+// open starts a ring for m, dropping the oldest beyond b.runs. A repeated
+// LogStart for a ring still kept is ignored, so a resent start cannot wipe it.
+func (b *LogBuffer) open(m LogStart) {
+	if !validKind(m.Kind) || b.find(m.Kind, m.ID) != nil {
+		return
+	}
+	h := append(b.history[m.Kind], &runLog{start: m, ring: newRing(b.lines)})
+	if len(h) > b.runs {
+		h = slices.Delete(h, 0, len(h)-b.runs)
+	}
+	b.history[m.Kind] = h
+}
+
+// append stores m in its ring and writes it through; a line for a ring not
+// kept (never started, or already dropped) is stale and ignored entirely.
+func (b *LogBuffer) append(m LogAppend) {
+	r := b.find(m.Kind, m.ID)
+	if r == nil {
+		return
+	}
+	text := strings.ToValidUTF8(m.Text, "\uFFFD")
+	if m.Time.IsZero() {
+		m.Time = time.Now()
+	}
+	r.ring.add(Line{Time: m.Time, Stream: m.Stream, Text: text})
+
+	w := b.stdout
+	if m.Stream == Stderr {
+		w = b.stderr
+	}
+	b.scratch = append(b.scratch[:0], b.prefix[m.Kind]...)
+	b.scratch = append(b.scratch, text...)
+	b.scratch = append(b.scratch, '\n')
+	// A broken terminal must not stop the logs being kept: the error is dropped.
+	_, _ = w.Write(b.scratch)
+}
+
+// search answers q from the ring q.Index selects.
+func (b *LogBuffer) search(q SearchRequest) SearchReply {
+	if !validKind(q.Kind) {
+		return SearchReply{Err: fmt.Errorf("unknown log kind %d; valid: %d (run) or %d (build)", q.Kind, KindRun, KindBuild)}
+	}
+	h := b.history[q.Kind]
+	reply := SearchReply{Runs: len(h)}
+	i, err := resolveIndex(q.Kind, b.name, q.Index, len(h))
+	if err != nil {
+		reply.Err = err
+		return reply
+	}
+	r := h[i]
+	reply.Run = RunInfo{
+		Index:     i,
+		ID:        r.start.ID,
+		PID:       r.start.PID,
+		StartedAt: r.start.StartedAt,
+		Lines:     r.ring.total,
+	}
+	reply.Lines, reply.Matches, reply.Err = searchLines(r.ring.ordered(), q)
+	return reply
+}
+
+// find returns the kept ring of kind with id, looking from the newest.
+func (b *LogBuffer) find(kind LogKind, id int) *runLog {
+	if !validKind(kind) {
+		return nil
+	}
+	h := b.history[kind]
+	for i := len(h) - 1; i >= 0; i-- {
+		if h[i].start.ID == id {
+			return h[i]
+		}
+	}
+	return nil
+}
+
+func validKind(k LogKind) bool { return k == KindRun || k == KindBuild }
