@@ -1,0 +1,270 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// bpmBin is the bpm binary built once for these tests.
+var bpmBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "bpm-bin")
+	if err != nil {
+		panic(err)
+	}
+	bpmBin = filepath.Join(dir, "bpm")
+	if out, err := exec.Command("go", "build", "-race", "-o", bpmBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building bpm: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// lockedBuffer collects a child's output while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// bpmProcess is a bpm binary running in the foreground on a project.
+type bpmProcess struct {
+	cmd    *exec.Cmd
+	stdout *lockedBuffer
+	stderr *lockedBuffer
+	done   chan error
+}
+
+func startBPM(t *testing.T, args ...string) *bpmProcess {
+	t.Helper()
+	b := &bpmProcess{cmd: exec.Command(bpmBin, args...), stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	b.cmd.Stdout, b.cmd.Stderr = b.stdout, b.stderr
+	if err := b.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { b.done <- b.cmd.Wait() }()
+	t.Cleanup(func() {
+		if b.cmd.ProcessState == nil {
+			b.cmd.Process.Kill()
+			<-b.done
+		}
+	})
+	return b
+}
+
+// wait waits for bpm to exit and returns its exit code.
+func (b *bpmProcess) wait(t *testing.T, within time.Duration) int {
+	t.Helper()
+	select {
+	case err := <-b.done:
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		return b.cmd.ProcessState.ExitCode()
+	case <-time.After(within):
+		t.Fatalf("bpm did not exit within %s\nstdout:\n%s\nstderr:\n%s", within, b.stdout, b.stderr)
+		return -1
+	}
+}
+
+// waitOutput waits until stdout matches re and returns the submatches.
+func (b *bpmProcess) waitOutput(t *testing.T, re string, within time.Duration) []string {
+	t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.Now().Add(within)
+	for {
+		if m := rx.FindStringSubmatch(b.stdout.String()); m != nil {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in bpm's output within %s\nstdout:\n%s\nstderr:\n%s", re, within, b.stdout, b.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+// copyTree copies a fixture directory.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.Walk(src, func(path string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		if info.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, info.Mode())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// groupMembers lists the pids whose process group is pgid.
+func groupMembers(pgid int) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if g, err := syscall.Getpgid(pid); err == nil && g == pgid && alive(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// alive reports whether pid is a live (not zombie) process.
+func alive(pid int) bool {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	return len(fields) > 0 && fields[0] != "Z"
+}
+
+func TestSIGTERMStopsEveryProcessAndExitsZero(t *testing.T) {
+	dir := t.TempDir()
+	copyTree(t, "testdata/goapp", filepath.Join(dir, "goapp"))
+	mcpRun := `
+[process.app]
+type = "go"
+dir = "goapp"
+env = { FIXTURE_SPAWN_CHILD = "1" }
+
+[process.shell]
+type = "command"
+command = ["sh", "-c", "sleep 1000 & sleep 1000 & echo forked; wait"]
+`
+	if err := os.WriteFile(filepath.Join(dir, ".mcp-run"), []byte(mcpRun), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := startBPM(t, "--port", freePort(t), dir)
+	app, _ := strconv.Atoi(b.waitOutput(t, `\[app\] goapp started pid=(\d+)`, 2*time.Minute)[1])
+	child, _ := strconv.Atoi(b.waitOutput(t, `\[app\] child pid=(\d+)`, 10*time.Second)[1])
+	b.waitOutput(t, `\[shell\] forked`, 10*time.Second)
+	shellPID := 0
+	for _, line := range strings.Split(b.stderr.String(), "\n") {
+		if m := regexp.MustCompile(`process=shell detail="pid (\d+)`).FindStringSubmatch(line); m != nil {
+			shellPID, _ = strconv.Atoi(m[1])
+		}
+	}
+	if shellPID == 0 {
+		t.Fatalf("no start event for shell in:\n%s", b.stderr)
+	}
+	var all []int
+	all = append(all, groupMembers(app)...)
+	all = append(all, groupMembers(shellPID)...)
+	if len(all) < 5 || !alive(child) {
+		t.Fatalf("expected app, its child, sh and two sleeps; found %v", all)
+	}
+
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := b.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("exit code %d, want 0\nstderr:\n%s", code, b.stderr)
+	}
+	for _, pid := range all {
+		if alive(pid) {
+			t.Errorf("pid %d outlived bpm", pid)
+		}
+	}
+	if !strings.Contains(b.stdout.String(), "[app] goapp SIGTERM: shutting down") {
+		t.Errorf("the go app was not stopped with SIGTERM:\n%s", b.stdout)
+	}
+}
+
+func TestCheckPrintsThePlan(t *testing.T) {
+	dir := t.TempDir()
+	mcpRun := "[process.web]\ntype = \"command\"\nbuild = [\"make\", \"web\"]\ncommand = [\"./web\", \"--port\", \"8080\"]\n"
+	os.WriteFile(filepath.Join(dir, ".mcp-run"), []byte(mcpRun), 0o644)
+	out, err := exec.Command(bpmBin, "check", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("bpm check: %v\n%s", err, out)
+	}
+	for _, want := range []string{"web", "make web", "./web --port 8080"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestBadConfigExitsTwoNamingFileLineAndKey(t *testing.T) {
+	dir := t.TempDir()
+	mcpRun := "mcp_port = 3001\n\n[process.web]\ntype = \"command\"\ncommand = [\"x\"]\ncolour = \"red\"\n"
+	os.WriteFile(filepath.Join(dir, ".mcp-run"), []byte(mcpRun), 0o644)
+	for _, args := range [][]string{{"check", dir}, {"--port", freePort(t), dir}} {
+		cmd := exec.Command(bpmBin, args...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+			t.Fatalf("bpm %v: %v, want exit 2", args, err)
+		}
+		want := filepath.Join(dir, ".mcp-run") + ":6"
+		if msg := stderr.String(); !strings.Contains(msg, want) || !strings.Contains(msg, "colour") {
+			t.Errorf("bpm %v: message %q lacks %q and the key colour", args, msg, want)
+		}
+	}
+}
+
+func TestBadUsageExitsTwo(t *testing.T) {
+	for _, args := range [][]string{{"--nope"}, {"a", "b"}, {"--port", "70000", "."}} {
+		cmd := exec.Command(bpmBin, args...)
+		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+			t.Errorf("bpm %v: %v, want exit 2", args, err)
+		}
+	}
+}
+
