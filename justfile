@@ -1,0 +1,26 @@
+# Thin wrappers over plain go commands: nothing here is needed to build or test.
+
+# Run bpm on the demo project (MCP on http://127.0.0.1:3001/mcp).
+run dir="examples/hello":
+    go run . {{dir}}
+
+# The test suite, as CI runs it.
+test:
+    go test -race -count=1 ./...
+
+# Formatting and static checks.
+lint:
+    gofmt -l . | tee /dev/stderr | (! read)
+    go vet ./...
+
+# Benchmarks (log buffer, search).
+bench:
+    go test -run '^$' -bench . -benchmem ./...
+
+# Validate a project's .mcp-run and print the resolved plan.
+check dir=".":
+    go run . check {{dir}}
+
+# Build the binary into ./bpm.
+build:
+    go build -o bpm .
