@@ -82,7 +82,7 @@ func spawn(spec spawnSpec) (int, error) {
 	}
 	cmd := exec.Command(spec.Argv[0], spec.Argv[1:]...)
 	cmd.Dir = spec.Dir
-	cmd.Env = append(os.Environ(), spec.Env...)
+	cmd.Env = append(withoutSocketEnv(os.Environ()), spec.Env...)
 	cmd.Stdin = nil
 	cmd.Stdout = outW
 	cmd.Stderr = errW

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -37,9 +38,13 @@ type Process struct {
 	root *actor.RootContext
 	self *actor.PID
 
+	socket   *os.File // the bound `listen` socket, handed to every run as fd 3
+	launcher []string // argv prefix that runs ListenExec
+
 	mode     config.Mode // bpm's mode (decides the crash wait)
 	state    string
 	cur      *run         // the run that serves (or is starting)
+	next     *run         // with `listen`: the new run starting beside cur
 	runs     map[int]*run // every run not yet exited, cur included
 	nextRun  int
 	artifact string      // executable of the last good build
@@ -186,11 +191,22 @@ func (p *Process) buildDone(ctx actor.Context, m BuildReply) {
 	p.artifact, p.artMode, p.buildSeconds = m.Artifact, m.Mode, m.Seconds
 	p.phase = phaseSwapping
 	p.cancelRetry()
-	if p.cur != nil {
+	switch {
+	case p.cur != nil && p.socket != nil:
+		// Hand-off: the new run starts on the shared socket beside the old.
+		r, err := p.launch(ctx)
+		if err != nil {
+			p.rolledBack(ctx, err)
+			return
+		}
+		p.next = r
+		p.event("new_run_started", fmt.Sprintf("pid %d beside pid %d (%s build)", r.pid, p.cur.pid, p.artMode))
+	case p.cur != nil:
 		p.stopRun(ctx, p.cur, "replaced by a new build")
-		return // the swap goes on when the old run has exited
+		// the swap goes on when the old run has exited
+	default:
+		p.startRun(ctx)
 	}
-	p.startRun(ctx)
 }
 
 // buildError is the error a restart caller gets for a failed build.

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"syscall"
@@ -25,6 +26,7 @@ type run struct {
 	ready    bool
 	stopping bool // bpm asked it to stop: its exit is not a crash
 	failed   bool // it was stopped for not becoming ready: its exit is a crash
+	replaced bool // a new run took over its socket
 	readyRE  *regexp.Regexp
 	timers   []Timer
 	cancel   chan struct{} // closed to end a ready probe
@@ -48,35 +50,51 @@ type runNotReady struct{ id int }
 
 type stopDue struct{ id int }
 
-// startRun starts the command of the last good build as a new run.
+// startRun starts the command of the last good build as the serving run.
 func (p *Process) startRun(ctx actor.Context) {
-	p.nextRun++
-	id := p.nextRun
-	root, self := p.root, p.self
-	argv := p.cfg.RunArgv(p.proc, p.artMode, p.artifact)
-	now := p.clock.Now()
-	pid, err := spawn(spawnSpec{
-		Argv: argv, Dir: p.proc.Dir, Env: p.proc.Env,
-		OnLine: func(stream, text string) { root.Send(self, runOutput{id: id, stream: stream, text: text}) },
-		OnExit: func(info exitInfo) { root.Send(self, runExited{id: id, info: info}) },
-	})
-	ctx.Send(p.logs, LogStart{Kind: KindRun, ID: id, PID: pid, StartedAt: now})
+	r, err := p.launch(ctx)
 	if err != nil {
-		msg := fmt.Sprintf("cannot start %s: %v", argv[0], err)
-		ctx.Send(p.logs, LogAppend{Kind: KindRun, ID: id, Stream: Stderr, Text: "[bpm] " + msg, Time: now})
 		p.crashes++
-		p.lastExit = msg
-		p.event("start_failed", msg)
-		p.swapDone(ctx, fmt.Errorf("restart %s: %s", p.proc.Name, msg))
+		p.swapDone(ctx, err)
 		p.scheduleRetry(0)
 		return
 	}
-	r := &run{id: id, pid: pid, started: now}
 	p.cur = r
-	p.runs[id] = r
 	p.state = StateStarting
-	p.event("started", fmt.Sprintf("pid %d (%s build)", pid, p.artMode))
+	p.event("started", fmt.Sprintf("pid %d (%s build)", r.pid, p.artMode))
+}
+
+// launch spawns a run of the last good build, with the `listen` socket as
+// fd 3 when there is one, and arms its ready check. It leaves cur alone.
+func (p *Process) launch(ctx actor.Context) (*run, error) {
+	p.nextRun++
+	id := p.nextRun
+	root, self := p.root, p.self
+	spec := spawnSpec{
+		Argv: p.cfg.RunArgv(p.proc, p.artMode, p.artifact),
+		Dir:  p.proc.Dir, Env: p.proc.Env,
+		OnLine: func(stream, text string) { root.Send(self, runOutput{id: id, stream: stream, text: text}) },
+		OnExit: func(info exitInfo) { root.Send(self, runExited{id: id, info: info}) },
+	}
+	if p.socket != nil {
+		spec.Argv = p.cfg.RunArgvVia(p.proc, p.artMode, p.artifact, p.launcher)
+		spec.ExtraFiles = []*os.File{p.socket}
+		spec.Env = append(append([]string(nil), p.proc.Env...), "LISTEN_FDS=1", "LISTEN_FDNAMES="+p.proc.Name)
+	}
+	now := p.clock.Now()
+	pid, err := spawn(spec)
+	ctx.Send(p.logs, LogStart{Kind: KindRun, ID: id, PID: pid, StartedAt: now})
+	if err != nil {
+		msg := fmt.Sprintf("cannot start %s: %v", spec.Argv[0], err)
+		ctx.Send(p.logs, LogAppend{Kind: KindRun, ID: id, Stream: Stderr, Text: "[bpm] " + msg, Time: now})
+		p.lastExit = msg
+		p.event("start_failed", msg)
+		return nil, fmt.Errorf("restart %s: %s", p.proc.Name, msg)
+	}
+	r := &run{id: id, pid: pid, started: now}
+	p.runs[id] = r
 	p.watchReady(r)
+	return r, nil
 }
 
 // watchReady arms what decides that r is ready: the configured check with
@@ -119,11 +137,25 @@ func (p *Process) ready(ctx actor.Context, r *run) {
 	}
 	r.ready = true
 	r.endWatch()
-	if r != p.cur {
+	switch r {
+	case p.next:
+		// The hand-off: the new run serves on the shared socket, so the old
+		// one can drain and stop.
+		old := p.cur
+		p.cur, p.next = r, nil
+		p.cancelRetry()
+		p.state = StateRunning
+		p.event("ready", fmt.Sprintf("pid %d", r.pid))
+		if old != nil {
+			old.replaced = true
+			p.stopRun(ctx, old, fmt.Sprintf("replaced by pid %d", r.pid))
+		}
+	case p.cur:
+		p.state = StateRunning
+		p.event("ready", fmt.Sprintf("pid %d", r.pid))
+	default:
 		return
 	}
-	p.state = StateRunning
-	p.event("ready", fmt.Sprintf("pid %d", r.pid))
 	p.swapDone(ctx, nil)
 }
 
@@ -134,9 +166,26 @@ func (p *Process) notReady(ctx actor.Context, m runNotReady) {
 	}
 	msg := fmt.Sprintf("pid %d not ready within %s", r.pid, p.proc.Ready.Timeout)
 	p.event("ready_timeout", msg)
+	err := fmt.Errorf("restart %s: new run %s; last lines:\n%s", p.proc.Name, msg, strings.Join(r.tail, "\n"))
+	if r == p.next {
+		p.next = nil
+		p.rolledBack(ctx, err)
+		p.stopRun(ctx, r, "not ready in time")
+		return
+	}
 	r.failed = true
-	p.swapDone(ctx, fmt.Errorf("restart %s: new run %s; last lines:\n%s", p.proc.Name, msg, strings.Join(r.tail, "\n")))
+	p.swapDone(ctx, err)
 	p.stopRun(ctx, r, "not ready in time")
+}
+
+// rolledBack ends a hand-off whose new run failed: the old run keeps serving.
+func (p *Process) rolledBack(ctx actor.Context, err error) {
+	serving := "no run is serving"
+	if p.cur != nil {
+		serving = fmt.Sprintf("pid %d keeps serving", p.cur.pid)
+	}
+	p.event("rolled_back", serving)
+	p.swapDone(ctx, fmt.Errorf("%w; rolled back: %s", err, serving))
 }
 
 // exited handles the end of a run: the next step of a swap or shutdown when
@@ -155,8 +204,18 @@ func (p *Process) exited(ctx actor.Context, m runExited) {
 	if wasCur {
 		p.cur = nil
 	}
+	if r == p.next {
+		p.next = nil
+		p.rolledBack(ctx, fmt.Errorf("restart %s: new run %s before it was ready; last lines:\n%s",
+			p.proc.Name, p.lastExit, strings.Join(r.tail, "\n")))
+		return
+	}
 	if r.stopping && !r.failed {
-		p.event("stopped", p.lastExit)
+		kind := "stopped"
+		if r.replaced {
+			kind = "old_run_stopped"
+		}
+		p.event(kind, p.lastExit)
 		switch {
 		case p.stopping:
 			p.state = StateStopped

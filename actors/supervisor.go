@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -22,6 +23,9 @@ type Options struct {
 	Clock  Clock     // nil: the wall clock
 	Stdout io.Writer // where run and build lines are written through
 	Stderr io.Writer
+	// Launcher is the argv prefix that runs ListenExec (bpm's hidden
+	// subcommand); nil: this executable with ListenExecArg.
+	Launcher []string
 }
 
 // Supervisor is the root actor: it starts a process, builder and logbuffer
@@ -29,6 +33,7 @@ type Options struct {
 // the MCP server and main to them.
 type Supervisor struct {
 	opts      Options
+	sockets   map[string]*os.File // bound `listen` sockets by process
 	procs     map[string]procRefs
 	modeclock *actor.PID
 }
@@ -51,11 +56,45 @@ func NewSupervisor(opts Options) *Supervisor {
 	return &Supervisor{opts: opts, procs: map[string]procRefs{}}
 }
 
-// Start spawns the supervisor (which starts building and running every
-// process) and returns its PID.
+// Start binds every `listen` socket, then spawns the supervisor (which
+// starts building and running every process) and returns its PID. A socket
+// that cannot be bound is an error naming the address.
 func Start(system *actor.ActorSystem, opts Options) (*actor.PID, error) {
-	props := actor.PropsFromProducer(func() actor.Actor { return NewSupervisor(opts) })
-	return system.Root.SpawnNamed(props, "bpm")
+	sockets := map[string]*os.File{}
+	closeAll := func() {
+		for _, f := range sockets {
+			f.Close()
+		}
+	}
+	for _, p := range opts.Config.Processes {
+		if p.Listen == "" {
+			continue
+		}
+		f, err := bindListen(p.Listen)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("process %s: %w", p.Name, err)
+		}
+		sockets[p.Name] = f
+	}
+	if len(sockets) > 0 && opts.Launcher == nil {
+		launcher, err := defaultLauncher()
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		opts.Launcher = launcher
+	}
+	props := actor.PropsFromProducer(func() actor.Actor {
+		s := NewSupervisor(opts)
+		s.sockets = sockets
+		return s
+	})
+	pid, err := system.Root.SpawnNamed(props, "bpm")
+	if err != nil {
+		closeAll()
+	}
+	return pid, err
 }
 
 // Receive routes requests to the actor that owns the answer.
@@ -112,7 +151,11 @@ func (s *Supervisor) spawnAll(ctx actor.Context) {
 			return NewBuilder(cfg, p, logs)
 		}))
 		proc := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
-			return NewProcess(cfg, p, s.opts.Clock, builder, logs)
+			proc := NewProcess(cfg, p, s.opts.Clock, builder, logs)
+			if f := s.sockets[p.Name]; f != nil {
+				proc.socket, proc.launcher = f, s.opts.Launcher
+			}
+			return proc
 		}))
 		s.procs[p.Name] = procRefs{proc: proc, builder: builder, logs: logs}
 		ctx.Send(proc, StartRequest{Mode: config.Release})

@@ -76,6 +76,7 @@ func TestLoadErrors(t *testing.T) {
 		{"negative stop timeout", npm + "stop_timeout_seconds = -1\n", 4, "process.web.stop_timeout_seconds", "negative"},
 		{"bad listen", npm + "listen = \"8080\"\n", 4, "process.web.listen", "not HOST:PORT"},
 		{"listen port 0", npm + "listen = \":0\"\n", 4, "process.web.listen", "1..65535"},
+		{"listen through a launcher", npm + "listen = \"127.0.0.1:8080\"\n", 4, "process.web.listen", "does not pass the socket (fd 3) on"},
 		{"no ready probe", npm + "[process.web.ready]\ntimeout_seconds = 5\n", 4, "process.web.ready", "set exactly one of log, http, tcp"},
 		{"two ready probes", npm + "ready = { log = \"x\", tcp = \":80\" }\n", 4, "process.web.ready.tcp", "only one of log, http, tcp"},
 		{"bad regex", npm + "[process.web.ready]\n\nlog = \"(\"\n", 6, "process.web.ready.log", "bad regexp"},

@@ -77,13 +77,23 @@ func (c *Config) BuildArgv(p *Process, m Mode) []string {
 // built executable for rust (from cargo's artifact messages) and ignored for
 // other types. The slice is the caller's.
 func (c *Config) RunArgv(p *Process, m Mode, artifact string) []string {
+	return c.RunArgvVia(p, m, artifact, nil)
+}
+
+// RunArgvVia is RunArgv with via placed between the direnv prefix and the
+// command, so a launcher that execs the command (bpm's socket hand-off) runs
+// with direnv's environment and the command keeps the launcher's pid.
+func (c *Config) RunArgvVia(p *Process, m Mode, artifact string, via []string) []string {
+	argv := append([]string(nil), via...)
 	switch p.Type {
 	case TypeRust:
-		return c.wrap(append([]string{artifact}, p.Args...))
+		argv = append(append(argv, artifact), p.Args...)
 	case TypeGo:
-		return c.wrap(append([]string{c.GoOutput(p)}, p.Args...))
+		argv = append(append(argv, c.GoOutput(p)), p.Args...)
+	default:
+		argv = append(argv, p.Command...)
 	}
-	return c.wrap(p.Command)
+	return c.wrap(argv)
 }
 
 // wrap returns a copy of argv, prefixed with `direnv exec DIR` when the project has an .envrc.

@@ -291,9 +291,17 @@ func (v *procValidator) stop(_ *Config, r *rawProcess, p *Process) *Error {
 			return v.errAt("listen", "%s", msg)
 		}
 		p.Listen = *r.Listen
+		if len(p.Command) > 0 && launchers[filepath.Base(p.Command[0])] {
+			return v.errAt("listen", "with listen, command must start the app itself, not %q: %s does not pass the socket (fd 3) on and its pid is not the app's; run it directly, e.g. command = [\"node\", \"server.js\"]",
+				p.Command[0], filepath.Base(p.Command[0]))
+		}
 	}
 	return nil
 }
+
+// launchers are commands that start the app as a child of their own: they
+// neither pass fd 3 on nor give the app their pid, so socket hand-off fails.
+var launchers = map[string]bool{"npm": true, "npx": true, "yarn": true, "pnpm": true, "cargo": true, "go": true}
 
 // checkAddr returns why addr is not HOST:PORT with a numeric port, or "".
 func checkAddr(addr string) string {

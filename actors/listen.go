@@ -1,0 +1,86 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// ListenExecArg is the hidden first argument that makes bpm act as the
+// launcher of a run that inherits a listening socket (see ListenExec).
+const ListenExecArg = "__listen-exec"
+
+// socketEnv are the systemd socket-activation variables; bpm sets them for
+// runs with `listen` and keeps its own (if it was socket-activated) from all.
+var socketEnv = []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"}
+
+// ListenExec sets LISTEN_PID to its own pid and execs argv, so the app runs
+// as this pid, as systemd does after fork. It returns only on failure, with
+// the exit code to use.
+func ListenExec(argv []string) int {
+	if len(argv) == 0 {
+		fmt.Fprintln(os.Stderr, "bpm "+ListenExecArg+": no command given")
+		return 2
+	}
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bpm: cannot start %s: %v\n", argv[0], err)
+		return 127
+	}
+	os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
+	err = syscall.Exec(path, argv, os.Environ())
+	fmt.Fprintf(os.Stderr, "bpm: exec %s: %v\n", path, err)
+	return 126
+}
+
+// defaultLauncher is how bpm starts itself as the ListenExec launcher.
+func defaultLauncher() ([]string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("cannot find bpm's own executable for the socket hand-off: %w", err)
+	}
+	return []string{self, ListenExecArg}, nil
+}
+
+// bindListen binds addr for the lifetime of bpm and returns the socket as a
+// blocking file, ready to be passed to runs as fd 3.
+func bindListen(addr string) (*os.File, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("listen %s: the address is already in use; stop what holds it or change listen", addr)
+		}
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	defer l.Close()
+	f, err := l.(*net.TCPListener).File()
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	// Apps expect a socket in blocking mode, as systemd hands it over.
+	if err := syscall.SetNonblock(int(f.Fd()), false); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	return f, nil
+}
+
+// withoutSocketEnv drops the socket-activation variables from env.
+func withoutSocketEnv(env []string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if !isSocketEnv(name) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func isSocketEnv(name string) bool { return slices.Contains(socketEnv, name) }

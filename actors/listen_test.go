@@ -1,0 +1,181 @@
+package actors
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// eventKinds lists the kinds of a process's events, oldest first.
+func eventKinds(st ProcessStatus) []string {
+	var kinds []string
+	for _, e := range st.Events {
+		kinds = append(kinds, e.Kind)
+	}
+	return kinds
+}
+
+// hasInOrder reports whether want appear in kinds in that order.
+func hasInOrder(kinds []string, want ...string) bool {
+	i := 0
+	for _, k := range kinds {
+		if i < len(want) && k == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
+}
+
+func TestListenHandoffUnderLoadLosesNoRequest(t *testing.T) {
+	tests := []struct {
+		name    string
+		tools   []string
+		fixture string
+		proc    string
+	}{
+		{"rust", []string{"cargo"}, "testdata/rustapp", `type = "rust"`},
+		{"node", []string{"node"}, "testdata/nodeapp", `type = "npm"
+command = ["node", "server.js"]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			need(t, tt.tools...)
+			port := freePort(t)
+			dir := newProject(t, fmt.Sprintf("[process.app]\n%s\nlisten = \"127.0.0.1:%d\"\n", tt.proc, port))
+			copyDir(t, tt.fixture, dir)
+			h := startHarness(t, dir, nil)
+			old := h.waitState("app", StateRunning, 3*time.Minute)
+			url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+
+			load := startLoad(url, 8)
+			if !load.waitRequests(300, 30*time.Second) {
+				t.Fatalf("load did not get going: %+v", load.stop())
+			}
+			r := h.restart("app")
+			if r.Err != nil {
+				load.stop()
+				t.Fatalf("restart: %v", r.Err)
+			}
+			load.waitRequests(load.count.Load()+1000, 30*time.Second)
+			res := load.stop()
+			t.Logf("%d requests, %d failed, max latency %v, by pid %v", res.ok+res.failed, res.failed, res.maxLatency, res.pids)
+			if res.failed != 0 {
+				t.Errorf("%d of %d requests failed during the hand-off; first: %s", res.failed, res.ok+res.failed, res.firstErr)
+			}
+			if res.ok < 2000 {
+				t.Errorf("only %d requests succeeded, want thousands", res.ok)
+			}
+			for _, pid := range []int{old.PID, r.PID} {
+				if res.pids[fmt.Sprintf("pid=%d", pid)] == 0 {
+					t.Errorf("no response from pid %d; responses by pid: %v", pid, res.pids)
+				}
+			}
+			st := h.proc("app")
+			if st.PID != r.PID || r.PID == old.PID {
+				t.Errorf("serving pid %d, restart said %d, old %d", st.PID, r.PID, old.PID)
+			}
+			waitFor(t, 10*time.Second, "the old run to stop", func() bool {
+				return hasInOrder(eventKinds(h.proc("app")), "new_run_started", "ready", "old_run_stopped")
+			})
+			if alive(old.PID) {
+				t.Errorf("old run %d still alive", old.PID)
+			}
+		})
+	}
+}
+
+// nodeSwapProject is a project whose build copies next.js over app.js, so a
+// test decides what the next run will be.
+func nodeSwapProject(t *testing.T, extra string) (dir string, port int) {
+	t.Helper()
+	need(t, "node")
+	port = freePort(t)
+	dir = newProject(t, fmt.Sprintf(`
+[process.app]
+type = "command"
+build = ["cp", "next.js", "app.js"]
+command = ["node", "app.js"]
+listen = "127.0.0.1:%d"
+%s`, port, extra))
+	server, err := os.ReadFile(repoPath(t, "testdata/nodeapp/server.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "next.js"), string(server))
+	return dir, port
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestListenRollsBackWhenNewRunExitsAtStart(t *testing.T) {
+	dir, port := nodeSwapProject(t, "")
+	h := startHarness(t, dir, nil)
+	old := h.waitState("app", StateRunning, 30*time.Second)
+	writeFile(t, filepath.Join(dir, "next.js"), "console.error('broken start'); process.exit(3);\n")
+
+	r := h.restart("app")
+	if r.Err == nil {
+		t.Fatalf("restart to a run that exits succeeded: %+v", r)
+	}
+	for _, want := range []string{"exit code 3", "broken start", fmt.Sprintf("pid %d keeps serving", old.PID)} {
+		if !strings.Contains(r.Err.Error(), want) {
+			t.Errorf("restart error lacks %q: %v", want, r.Err)
+		}
+	}
+	if body := get(fmt.Sprintf("http://127.0.0.1:%d/", port)); body != fmt.Sprintf("pid=%d\n", old.PID) {
+		t.Errorf("after the rollback the socket answers %q, want the old pid %d", body, old.PID)
+	}
+	st := h.proc("app")
+	if st.PID != old.PID || st.State != StateRunning || !hasInOrder(eventKinds(st), "new_run_started", "rolled_back") {
+		t.Errorf("after the rollback: pid %d state %s events %v", st.PID, st.State, eventKinds(st))
+	}
+}
+
+func TestListenKillsNewRunThatNeverBecomesReady(t *testing.T) {
+	dir, port := nodeSwapProject(t, `
+[process.app.ready]
+log = "^nodeapp started"
+timeout_seconds = 1
+`)
+	h := startHarness(t, dir, nil)
+	old := h.waitState("app", StateRunning, 30*time.Second)
+	// Alive, holding the socket, but never ready.
+	writeFile(t, filepath.Join(dir, "next.js"), "console.log('warming up forever'); setInterval(() => {}, 1000);\n")
+
+	start := time.Now()
+	r := h.restart("app")
+	if r.Err == nil {
+		t.Fatalf("restart to a run that is never ready succeeded: %+v", r)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("restart took %v, want about the 1s ready timeout", took)
+	}
+	if !strings.Contains(r.Err.Error(), "not ready within 1s") || !strings.Contains(r.Err.Error(), "warming up forever") {
+		t.Errorf("restart error: %v", r.Err)
+	}
+	st := h.proc("app")
+	var newPID int
+	for _, e := range st.Events {
+		if e.Kind == "new_run_started" {
+			fmt.Sscanf(e.Message, "pid %d", &newPID)
+		}
+	}
+	if newPID == 0 {
+		t.Fatalf("no new_run_started event: %+v", st.Events)
+	}
+	waitFor(t, 10*time.Second, "the unready run to be stopped", func() bool { return !alive(newPID) })
+	if body := get(fmt.Sprintf("http://127.0.0.1:%d/", port)); body != fmt.Sprintf("pid=%d\n", old.PID) {
+		t.Errorf("socket answers %q, want the old pid %d", body, old.PID)
+	}
+	if st := h.proc("app"); st.PID != old.PID || !hasInOrder(eventKinds(st), "new_run_started", "ready_timeout", "rolled_back") {
+		t.Errorf("pid %d events %v", st.PID, eventKinds(st))
+	}
+}
