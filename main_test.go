@@ -267,4 +267,3 @@ func TestBadUsageExitsTwo(t *testing.T) {
 		}
 	}
 }
-
