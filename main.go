@@ -38,6 +38,10 @@ func run(args []string) int {
 		switch args[0] {
 		case "check":
 			return check(args[1:])
+		case actors.ListenExecArg:
+			// bpm itself, started between direnv and an app that takes a
+			// `listen` socket: sets LISTEN_PID and execs the app.
+			return actors.ListenExec(args[1:])
 		case "version", "--version":
 			fmt.Println("bpm", version)
 			return 0

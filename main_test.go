@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -265,5 +266,45 @@ func TestBadUsageExitsTwo(t *testing.T) {
 		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
 			t.Errorf("bpm %v: %v, want exit 2", args, err)
 		}
+	}
+}
+
+// The socket hand-off through the real binary: bpm re-execs itself between
+// direnv and the app, so the app gets fd 3 with LISTEN_PID equal to its pid.
+func TestListenSocketReachesAppThroughDirenvWithItsPid(t *testing.T) {
+	if _, err := exec.LookPath("direnv"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("direnv is required in CI")
+		}
+		t.Skip("direnv not installed")
+	}
+	home := t.TempDir()
+	t.Setenv("XDG_DATA_HOME", filepath.Join(home, "data"))
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, "config"))
+	dir := t.TempDir()
+	copyTree(t, "testdata/goapp", filepath.Join(dir, "goapp"))
+	port := freePort(t)
+	mcpRun := fmt.Sprintf("[process.app]\ntype = \"go\"\ndir = \"goapp\"\nlisten = \"127.0.0.1:%s\"\n", port)
+	os.WriteFile(filepath.Join(dir, ".mcp-run"), []byte(mcpRun), 0o644)
+	os.WriteFile(filepath.Join(dir, ".envrc"), []byte("export FIXTURE_ECHO=via-envrc\n"), 0o644)
+	if out, err := exec.Command("direnv", "allow", dir).CombinedOutput(); err != nil {
+		t.Fatalf("direnv allow: %v\n%s", err, out)
+	}
+	b := startBPM(t, "--port", freePort(t), dir)
+	m := b.waitOutput(t, `\[app\] goapp started pid=(\d+)`, 2*time.Minute)
+	b.waitOutput(t, `\[app\] echo=via-envrc`, 10*time.Second)
+	b.waitOutput(t, `\[app\] goapp inherited fd 3 LISTEN_PID=`+m[1]+` LISTEN_FDNAMES=app\n`, 10*time.Second)
+	resp, err := http.Get("http://127.0.0.1:" + port + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "pid="+m[1]+"\n" {
+		t.Errorf("the socket answered %q, want pid=%s", body, m[1])
+	}
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	if code := b.wait(t, 30*time.Second); code != 0 {
+		t.Errorf("exit code %d", code)
 	}
 }

@@ -59,7 +59,7 @@ command = ["node", "server.js"]`},
 				load.stop()
 				t.Fatalf("restart: %v", r.Err)
 			}
-			load.waitRequests(load.count.Load()+1000, 30*time.Second)
+			load.waitRequests(load.count.Load()+2000, 30*time.Second)
 			res := load.stop()
 			t.Logf("%d requests, %d failed, max latency %v, by pid %v", res.ok+res.failed, res.failed, res.maxLatency, res.pids)
 			if res.failed != 0 {

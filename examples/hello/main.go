@@ -27,21 +27,29 @@ func main() {
 		log.Fatal(err)
 	}
 	started := time.Now()
-	srv := &http.Server{Handler: logRequests(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "Hello from bpm's demo: pid %d, up %s.\n", os.Getpid(), time.Since(started).Round(time.Second))
-	}))}
+	d := &drainer{}
+	srv := &http.Server{
+		Handler: logRequests(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "Hello from bpm's demo: pid %d, up %s.\n", os.Getpid(), time.Since(started).Round(time.Second))
+		})),
+		ConnState: d.track,
+	}
 	log.Printf("listening on http://%s", ln.Addr())
 
 	// bpm stops a process with SIGTERM: finish in-flight requests, then exit 0.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	served := make(chan struct{})
 	go func() {
-		<-ctx.Done()
-		log.Print("shutting down")
-		srv.Shutdown(context.Background())
+		defer close(served)
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			log.Fatal(err)
+		}
 	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		log.Fatal(err)
+	<-ctx.Done()
+	log.Print("shutting down")
+	if err := d.stop(srv, ln, served, 10*time.Second); err != nil {
+		log.Print(err)
 	}
 }
 

@@ -36,8 +36,11 @@ func main() {
 	defer stop()
 
 	var srv *http.Server
-	if ln := listener(pid); ln != nil {
-		srv = serve(ln, pid, envMs("FIXTURE_DELAY_MS"))
+	var served <-chan struct{}
+	ln := listener(pid)
+	d := &drainer{}
+	if ln != nil {
+		srv, served = serve(ln, d, pid, envMs("FIXTURE_DELAY_MS"))
 	}
 	if os.Getenv("FIXTURE_SPAWN_CHILD") == "1" {
 		spawnChild()
@@ -58,7 +61,7 @@ func main() {
 	}
 	fmt.Println("goapp SIGTERM: shutting down")
 	if srv != nil {
-		if err := srv.Shutdown(context.Background()); err != nil {
+		if err := d.stop(srv, ln, served, 10*time.Second); err != nil {
 			fail("shutdown: %v", err)
 		}
 	}
@@ -102,6 +105,7 @@ func listener(pid int) net.Listener {
 		if p, ok := os.LookupEnv("LISTEN_PID"); ok && p != strconv.Itoa(pid) {
 			fail("LISTEN_PID=%s is not my pid %d; refusing fd 3", p, pid)
 		}
+		fmt.Printf("goapp inherited fd 3 LISTEN_PID=%s LISTEN_FDNAMES=%s\n", os.Getenv("LISTEN_PID"), os.Getenv("LISTEN_FDNAMES"))
 		f := os.NewFile(3, "listener")
 		ln, err := net.FileListener(f)
 		if err != nil {
@@ -122,20 +126,22 @@ func listener(pid int) net.Listener {
 }
 
 // serve answers every request with 200 and "pid=<pid>\n" after delay.
-func serve(ln net.Listener, pid int, delay time.Duration) *http.Server {
+func serve(ln net.Listener, d *drainer, pid int, delay time.Duration) (*http.Server, <-chan struct{}) {
 	body := fmt.Sprintf("pid=%d\n", pid)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(delay)
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprint(w, body)
-	})}
+	}), ConnState: d.track}
 	fmt.Printf("goapp listening addr=%s\n", ln.Addr())
+	served := make(chan struct{})
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		defer close(served)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			fail("serve: %v", err)
 		}
 	}()
-	return srv
+	return srv, served
 }
 
 // spawnChild starts a grandchild in goapp's own process group and leaves it
