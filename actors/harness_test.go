@@ -39,7 +39,7 @@ func (b *lockedBuffer) String() string {
 
 // bpmHarness is a running actor tree on a temp project.
 type bpmHarness struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	cfg    *config.Config
 	system *actor.ActorSystem
@@ -49,14 +49,14 @@ type bpmHarness struct {
 }
 
 // repoPath is a path relative to the repository root.
-func repoPath(t *testing.T, rel string) string {
+func repoPath(t testing.TB, rel string) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", rel)
 }
 
 // copyDir copies the fixture at repo-relative src into dst, skipping build output.
-func copyDir(t *testing.T, src, dst string) {
+func copyDir(t testing.TB, src, dst string) {
 	t.Helper()
 	src = repoPath(t, src)
 	err := filepath.Walk(src, func(path string, info os.FileInfo, err error) error {
@@ -84,7 +84,7 @@ func copyDir(t *testing.T, src, dst string) {
 
 // newProject writes a .mcp-run into a temp dir (fixtures are copied there by
 // the caller) and returns the dir.
-func newProject(t *testing.T, mcpRun string) string {
+func newProject(t testing.TB, mcpRun string) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, config.FileName), []byte(mcpRun), 0o644); err != nil {
@@ -94,7 +94,7 @@ func newProject(t *testing.T, mcpRun string) string {
 }
 
 // startHarness loads dir's config and starts the actor tree on it.
-func startHarness(t *testing.T, dir string, clock Clock) *bpmHarness {
+func startHarness(t testing.TB, dir string, clock Clock) *bpmHarness {
 	t.Helper()
 	cfg, err := config.Load(dir)
 	if err != nil {
@@ -176,7 +176,7 @@ func (h *bpmHarness) logHas(name string, kind LogKind, pattern string) bool {
 }
 
 // waitFor polls cond every 20ms until it holds, failing the test after within.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -204,7 +204,7 @@ func alive(pid int) bool {
 
 // need skips the test when a tool it runs is missing outside CI; in CI a
 // missing tool fails the test, since .ci/run installs them all.
-func need(t *testing.T, tools ...string) {
+func need(t testing.TB, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
