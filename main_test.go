@@ -308,3 +308,16 @@ func TestListenSocketReachesAppThroughDirenvWithItsPid(t *testing.T) {
 		t.Errorf("exit code %d", code)
 	}
 }
+
+func TestExamplesAreValidProjects(t *testing.T) {
+	dirs, _ := filepath.Glob("examples/*/.mcp-run")
+	if len(dirs) < 2 {
+		t.Fatalf("found %d example projects", len(dirs))
+	}
+	for _, f := range dirs {
+		dir := filepath.Dir(f)
+		if out, err := exec.Command(bpmBin, "check", dir).CombinedOutput(); err != nil {
+			t.Errorf("bpm check %s: %v\n%s", dir, err, out)
+		}
+	}
+}
