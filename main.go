@@ -3,10 +3,12 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -15,6 +17,7 @@ import (
 
 	"bpm/actors"
 	"bpm/config"
+	"bpm/mcp"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -106,18 +109,35 @@ func serve(args []string) int {
 	if cfg == nil {
 		return code
 	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	slog.SetDefault(slog.New(actors.NewLogHandler(os.Stderr, slog.LevelInfo)))
 
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 
-	system := actors.NewSystem()
-	sup, err := actors.Start(system, actors.Options{Config: cfg, Stdout: os.Stdout, Stderr: os.Stderr})
+	// The MCP port first: a port in use fails before anything is built.
+	listener, err := mcp.Listen(cfg.MCPHost, cfg.MCPPort)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bpm:", err)
 		return 1
 	}
-	slog.Info("bpm started", "project", cfg.Dir, "processes", len(cfg.Processes))
+	system := actors.NewSystem()
+	sup, err := actors.Start(system, actors.Options{Config: cfg, Stdout: os.Stdout, Stderr: os.Stderr})
+	if err != nil {
+		listener.Close()
+		fmt.Fprintln(os.Stderr, "bpm:", err)
+		return 1
+	}
+	web := &http.Server{
+		Handler:           mcp.NewHandler(system.Root, sup, mcp.Options{Token: cfg.MCPToken, Version: version}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	go func() {
+		if err := web.Serve(listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("MCP server stopped", "err", err)
+		}
+	}()
+	defer web.Close()
+	slog.Info("bpm started", "project", cfg.Dir, "processes", len(cfg.Processes), "mcp", "http://"+listener.Addr().String()+"/mcp")
 
 	sig := <-signals
 	slog.Info("stopping every process", "signal", sig.String())

@@ -192,7 +192,7 @@ command = ["sh", "-c", "sleep 1000 & sleep 1000 & echo forked; wait"]
 	b.waitOutput(t, `\[shell\] forked`, 10*time.Second)
 	shellPID := 0
 	for _, line := range strings.Split(b.stderr.String(), "\n") {
-		if m := regexp.MustCompile(`process=shell detail="pid (\d+)`).FindStringSubmatch(line); m != nil {
+		if m := regexp.MustCompile(`shell: started: pid (\d+)`).FindStringSubmatch(line); m != nil {
 			shellPID, _ = strconv.Atoi(m[1])
 		}
 	}
@@ -319,5 +319,23 @@ func TestExamplesAreValidProjects(t *testing.T) {
 		if out, err := exec.Command(bpmBin, "check", dir).CombinedOutput(); err != nil {
 			t.Errorf("bpm check %s: %v\n%s", dir, err, out)
 		}
+	}
+}
+
+func TestMCPPortInUseExitsOneNamingThePort(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, ".mcp-run"), []byte("[process.a]\ntype = \"command\"\ncommand = [\"sleep\", \"100\"]\n"), 0o644)
+	b := startBPM(t, "--port", port, dir)
+	if code := b.wait(t, 20*time.Second); code != 1 {
+		t.Fatalf("exit code %d, want 1", code)
+	}
+	if msg := b.stderr.String(); !strings.Contains(msg, "port "+port+" is already in use") {
+		t.Errorf("message does not name the port %s: %q", port, msg)
 	}
 }

@@ -312,7 +312,7 @@ func (p *Process) retry(ctx actor.Context, m retryDue) {
 
 func (p *Process) event(kind, msg string) {
 	p.events = append(p.events, Event{Time: p.clock.Now(), Kind: kind, Message: msg})
-	slog.Info(kind, "process", p.proc.Name, "detail", msg)
+	slog.Info(p.proc.Name + ": " + kind + ": " + msg)
 	if len(p.events) > maxEvents {
 		p.events = p.events[len(p.events)-maxEvents:]
 	}

@@ -1,0 +1,128 @@
+package mcp
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"bpm/actors"
+	"bpm/config"
+)
+
+// restartTimeout bounds one restart: a cold cargo build can take many minutes.
+const restartTimeout = 30 * time.Minute
+
+// progressEvery is how often a restart with a progress token looks for new
+// build output to forward.
+const progressEvery = 300 * time.Millisecond
+
+// progressTail bounds the build lines fetched per poll; more new lines than
+// this between two polls are reported as skipped.
+const progressTail = 1000
+
+type restartInput struct {
+	Process string `json:"process,omitempty" jsonschema:"name of the process; may be omitted when only one is configured"`
+}
+
+type restartOutput struct {
+	Process      string      `json:"process"`
+	PID          int         `json:"pid" jsonschema:"pid of the run that serves now"`
+	Mode         config.Mode `json:"mode" jsonschema:"dev or release: how the serving run was built"`
+	BuildSeconds float64     `json:"build_seconds"`
+}
+
+func (s *server) addRestartTool(srv *sdk.Server) {
+	sdk.AddTool(srv, &sdk.Tool{
+		Name:  "restart",
+		Title: "Rebuild and restart a process",
+		Description: "Rebuild a process in dev mode (bpm switches to dev mode) while the old run keeps serving, then stop the old run and start the new one. " +
+			"Returns when the new run serves. If the build fails the old run keeps serving and the result is an error carrying the compiler's error lines. " +
+			"With a progress token, build output is streamed as progress notifications.",
+		Annotations: &sdk.ToolAnnotations{ReadOnlyHint: false, DestructiveHint: ptr(false), IdempotentHint: false, OpenWorldHint: ptr(false)},
+	}, s.restart)
+}
+
+func (s *server) restart(ctx context.Context, req *sdk.CallToolRequest, in restartInput) (*sdk.CallToolResult, restartOutput, error) {
+	s.activity()
+	// A long build must not count as idle time.
+	defer s.activity()
+	began := time.Now()
+	replies, cancel := s.request(actors.RestartRequest{Process: in.Process}, restartTimeout)
+
+	var p *progress
+	var tick <-chan time.Time
+	if token := req.Params.GetProgressToken(); token != nil {
+		p = &progress{s: s, req: req, token: token, process: in.Process, since: began}
+		t := time.NewTicker(progressEvery)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-tick:
+			p.forward(ctx)
+		case a := <-replies:
+			if p != nil {
+				p.forward(ctx)
+			}
+			r, err := reply[actors.RestartReply](a)
+			if err == nil {
+				err = r.Err
+			}
+			if err != nil {
+				return nil, restartOutput{}, err
+			}
+			out := restartOutput{Process: r.Process, PID: r.PID, Mode: r.Mode, BuildSeconds: roundMilli(r.BuildSeconds)}
+			text := fmt.Sprintf("restarted %s: pid %d serves now (%s build in %.1fs)", r.Process, r.PID, r.Mode, r.BuildSeconds)
+			return textResult(text), out, nil
+		case <-ctx.Done():
+			cancel()
+			return nil, restartOutput{}, fmt.Errorf("restart call cancelled (the build and swap go on; see get_status): %w", ctx.Err())
+		}
+	}
+}
+
+// progress forwards the output of the build a restart started, line by
+// line, as progress notifications.
+type progress struct {
+	s       *server
+	req     *sdk.CallToolRequest
+	token   any
+	process string
+	since   time.Time // builds that started before the call are not ours
+
+	build int     // build id being followed
+	last  int     // number of the last line sent
+	sent  float64 // notifications sent: the progress counter
+}
+
+// forward sends the lines of the newest build that are new since the last call.
+func (p *progress) forward(ctx context.Context) {
+	q := actors.SearchRequest{Kind: actors.KindBuild, Index: -1, Tail: progressTail}
+	r, err := ask[actors.SearchReply](ctx, p.s, actors.LogSearchRequest{Process: p.process, SearchRequest: q}, p.s.timeout)
+	if err != nil || r.Err != nil || r.Run.StartedAt.Before(p.since) {
+		return // no build of ours yet (or none at all: npm)
+	}
+	if r.Run.ID != p.build {
+		p.build, p.last = r.Run.ID, 0
+	}
+	for _, l := range r.Lines {
+		if l.N <= p.last {
+			continue
+		}
+		text := l.Text
+		if skipped := l.N - p.last - 1; skipped > 0 {
+			text = fmt.Sprintf("[%d build lines skipped]\n%s", skipped, text)
+		}
+		p.last = l.N
+		p.sent++
+		// A client that went away just misses the rest; the restart goes on.
+		_ = p.req.Session.NotifyProgress(ctx, &sdk.ProgressNotificationParams{
+			ProgressToken: p.token,
+			Progress:      p.sent,
+			Message:       text,
+		})
+	}
+}

@@ -1,0 +1,156 @@
+// Package mcp serves bpm's MCP tools (search_logs, search_build_log, restart,
+// get_status) over Streamable HTTP. Each tool handler sends one request
+// message to the actor tree and awaits the reply with a timeout; no state
+// lives here.
+package mcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"bpm/actors"
+)
+
+// Path is where the MCP endpoint is served.
+const Path = "/mcp"
+
+// defaultTimeout bounds one request to the actors when Options.Timeout is 0.
+const defaultTimeout = 10 * time.Second
+
+// Options configure the MCP endpoint.
+type Options struct {
+	// Token, when set, must come as "Authorization: Bearer TOKEN" on every request.
+	Token string
+	// Version is reported as the server's version in initialize.
+	Version string
+	// Timeout bounds each request to the actors (not a restart's build); default 10s.
+	Timeout time.Duration
+}
+
+// server holds what the tool handlers need to reach the actors.
+type server struct {
+	root       *actor.RootContext
+	supervisor *actor.PID
+	timeout    time.Duration
+}
+
+// NewHandler returns the http.Handler serving the MCP endpoint at /mcp (and
+// 404 elsewhere). Requests with a non-localhost Origin get 403; with a token
+// configured, requests without it get 401. The SDK's DNS-rebinding (Host)
+// protection stays on.
+func NewHandler(root *actor.RootContext, supervisor *actor.PID, opts Options) http.Handler {
+	if opts.Timeout <= 0 {
+		opts.Timeout = defaultTimeout
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	s := &server{root: root, supervisor: supervisor, timeout: opts.Timeout}
+	srv := sdk.NewServer(&sdk.Implementation{
+		Name:    "bpm",
+		Title:   "bpm: Background Process Manager",
+		Version: opts.Version,
+	}, &sdk.ServerOptions{Instructions: instructions})
+	s.addSearchTools(srv)
+	s.addRestartTool(srv)
+	s.addStatusTool(srv)
+
+	mux := http.NewServeMux()
+	mux.Handle(Path, sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv }, nil))
+	return guard(opts.Token, mux)
+}
+
+const instructions = `bpm keeps this project's processes built and running.
+get_status shows every process, its state and recent events.
+search_logs and search_build_log grep a run's or a build's output (RE2 pattern, grep -C style context, head/tail, index -1 newest, -2 previous).
+restart rebuilds a process in dev mode while the old run keeps serving, then swaps; a failed build returns the compiler errors and keeps the old run.`
+
+// Listen binds host:port for the MCP endpoint. The error names the address,
+// and says so when the port is already in use.
+func Listen(host string, port int) (net.Listener, error) {
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	l, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("listen on %s: port %d is already in use (another bpm?); stop it or choose another port with --port or mcp_port: %w", addr, port, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return l, nil
+}
+
+// activity tells the mode clock a tool was called, so dev mode lasts.
+func (s *server) activity() {
+	s.root.Send(s.supervisor, actors.ActivityRequest{})
+}
+
+// answer is a reply from the actors, or why none came.
+type answer struct {
+	msg any
+	err error
+}
+
+// request sends msg to the supervisor and delivers its reply (or the
+// timeout) on the returned channel. cancel releases the wait early.
+func (s *server) request(msg any, timeout time.Duration) (replies <-chan answer, cancel func()) {
+	f := s.root.RequestFuture(s.supervisor, msg, timeout)
+	ch := make(chan answer, 1)
+	go func() {
+		res, err := f.Result()
+		ch <- answer{res, err}
+	}()
+	// Stopping a future completes it at once, which ends the goroutine above.
+	return ch, func() { s.root.Stop(f.PID()) }
+}
+
+// ask sends msg to the supervisor and waits up to timeout, or until ctx
+// ends, for a reply of type T.
+func ask[T any](ctx context.Context, s *server, msg any, timeout time.Duration) (T, error) {
+	var zero T
+	replies, cancel := s.request(msg, timeout)
+	select {
+	case a := <-replies:
+		return reply[T](a)
+	case <-ctx.Done():
+		cancel()
+		return zero, fmt.Errorf("request cancelled: %w", ctx.Err())
+	}
+}
+
+// reply converts an answer to T.
+func reply[T any](a answer) (T, error) {
+	var zero T
+	if a.err != nil {
+		return zero, fmt.Errorf("no answer from bpm's actors: %w", a.err)
+	}
+	v, ok := a.msg.(T)
+	if !ok {
+		return zero, fmt.Errorf("unexpected answer %T from bpm's actors", a.msg)
+	}
+	return v, nil
+}
+
+// textResult is a tool result whose content is text.
+func textResult(text string) *sdk.CallToolResult {
+	return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: text}}}
+}
+
+// utc returns t in UTC, or nil when t is zero (shown as null).
+func utc(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func ptr[T any](v T) *T { return &v }

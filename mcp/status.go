@@ -1,0 +1,168 @@
+package mcp
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"bpm/actors"
+	"bpm/config"
+)
+
+// statusEvents is how many of a process's latest events get_status returns.
+const statusEvents = 20
+
+type statusInput struct{}
+
+type statusOutput struct {
+	Mode            config.Mode     `json:"mode" jsonschema:"dev or release"`
+	ModeSince       time.Time       `json:"mode_since"`
+	ReleaseSwitchAt *time.Time      `json:"release_switch_at" jsonschema:"when bpm goes back to release mode without further tool calls; null in release mode"`
+	Processes       []processStatus `json:"processes"`
+}
+
+type processStatus struct {
+	Name          string      `json:"name"`
+	Type          string      `json:"type" jsonschema:"rust, npm, go or command"`
+	State         string      `json:"state" jsonschema:"building, starting, running, stopping, stopped, backoff, crashed or build_failed"`
+	PID           int         `json:"pid" jsonschema:"pid of the current run; 0 without one"`
+	UptimeSeconds float64     `json:"uptime_seconds"`
+	Restarts      int         `json:"restarts"`
+	Crashes       int         `json:"crashes"`
+	LastExit      string      `json:"last_exit"`
+	NextRestartAt *time.Time  `json:"next_restart_at" jsonschema:"when a crashed process is started again; null unless a restart is pending"`
+	Build         buildStatus `json:"build"`
+	Events        []event     `json:"events" jsonschema:"the latest events, oldest first"`
+}
+
+type buildStatus struct {
+	State     string      `json:"state" jsonschema:"running, ok, failed, or empty when never built"`
+	Mode      config.Mode `json:"mode"`
+	StartedAt *time.Time  `json:"started_at"`
+	Seconds   float64     `json:"seconds"`
+	Error     string      `json:"error"`
+}
+
+type event struct {
+	Time    time.Time `json:"time"`
+	Kind    string    `json:"kind"`
+	Message string    `json:"message"`
+}
+
+func (s *server) addStatusTool(srv *sdk.Server) {
+	sdk.AddTool(srv, &sdk.Tool{
+		Name:        "get_status",
+		Title:       "Status of every process",
+		Description: "bpm's mode (dev or release, and when it goes back to release) and every process: state, pid, uptime, restarts, crashes, last exit, latest build and recent events.",
+		Annotations: &sdk.ToolAnnotations{ReadOnlyHint: true, OpenWorldHint: ptr(false)},
+	}, s.status)
+}
+
+func (s *server) status(ctx context.Context, _ *sdk.CallToolRequest, _ statusInput) (*sdk.CallToolResult, statusOutput, error) {
+	s.activity()
+	st, err := ask[actors.StatusReply](ctx, s, actors.StatusRequest{}, s.timeout)
+	if err == nil {
+		err = st.Err
+	}
+	if err != nil {
+		return nil, statusOutput{}, err
+	}
+	out := statusResult(st, time.Now())
+	return textResult(statusText(out)), out, nil
+}
+
+func statusResult(st actors.StatusReply, now time.Time) statusOutput {
+	out := statusOutput{
+		Mode:            st.Mode,
+		ModeSince:       st.ModeSince.UTC(),
+		ReleaseSwitchAt: utc(st.ReleaseSwitchAt),
+		Processes:       make([]processStatus, len(st.Processes)),
+	}
+	for i, p := range st.Processes {
+		ps := processStatus{
+			Name: p.Name, Type: p.Type, State: p.State, PID: p.PID,
+			Restarts: p.Restarts, Crashes: p.Crashes, LastExit: p.LastExit,
+			NextRestartAt: utc(p.NextRestartAt),
+			Build: buildStatus{
+				State: p.Build.State, Mode: p.Build.Mode, StartedAt: utc(p.Build.StartedAt),
+				Seconds: roundMilli(p.Build.Seconds), Error: p.Build.Error,
+			},
+			Events: []event{},
+		}
+		if p.PID != 0 && !p.StartedAt.IsZero() {
+			ps.UptimeSeconds = seconds(max(0, now.Sub(p.StartedAt)))
+		}
+		for _, e := range p.Events[max(0, len(p.Events)-statusEvents):] {
+			ps.Events = append(ps.Events, event{Time: e.Time.UTC(), Kind: e.Kind, Message: e.Message})
+		}
+		out.Processes[i] = ps
+	}
+	return out
+}
+
+// statusText renders the status as a mode line and a table.
+func statusText(out statusOutput) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "mode %s since %s", out.Mode, out.ModeSince.Format(time.RFC3339))
+	if out.ReleaseSwitchAt != nil {
+		fmt.Fprintf(&b, "; back to release at %s unless a tool is called", out.ReleaseSwitchAt.Format(time.RFC3339))
+	}
+	b.WriteString("\n\n")
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tTYPE\tSTATE\tPID\tUPTIME\tRESTARTS\tCRASHES\tBUILD\tLAST EXIT")
+	for _, p := range out.Processes {
+		pid, uptime := "-", "-"
+		if p.PID != 0 {
+			pid = fmt.Sprint(p.PID)
+			uptime = (time.Duration(p.UptimeSeconds) * time.Second).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", p.Name, p.Type, p.State, pid, uptime,
+			p.Restarts, p.Crashes, buildText(p.Build), orDash(p.LastExit))
+	}
+	tw.Flush()
+	for _, p := range out.Processes {
+		if p.NextRestartAt != nil {
+			fmt.Fprintf(&b, "%s: restart at %s\n", p.Name, p.NextRestartAt.Format(time.RFC3339))
+		}
+		if p.Build.State == "failed" {
+			fmt.Fprintf(&b, "%s: last build failed: %s\n", p.Name, firstLine(p.Build.Error))
+		}
+	}
+	return b.String()
+}
+
+func buildText(b buildStatus) string {
+	switch b.State {
+	case "":
+		return "-"
+	case "running":
+		return fmt.Sprintf("running (%s)", b.Mode)
+	}
+	return fmt.Sprintf("%s (%s, %.1fs)", b.State, b.Mode, b.Seconds)
+}
+
+// seconds is d in seconds, to the millisecond.
+func seconds(d time.Duration) float64 {
+	return roundMilli(d.Seconds())
+}
+
+func roundMilli(s float64) float64 {
+	return math.Round(s*1000) / 1000
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func firstLine(s string) string {
+	first, _, _ := strings.Cut(s, "\n")
+	return first
+}
