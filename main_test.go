@@ -339,3 +339,19 @@ func TestMCPPortInUseExitsOneNamingThePort(t *testing.T) {
 		t.Errorf("message does not name the port %s: %q", port, msg)
 	}
 }
+
+func TestEnvrcWithoutDirenvExitsTwoSayingHowToInstall(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, ".mcp-run"), []byte("[process.a]\ntype = \"command\"\ncommand = [\"true\"]\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, ".envrc"), []byte("export A=1\n"), 0o644)
+	cmd := exec.Command(bpmBin, "check", dir)
+	cmd.Env = append(os.Environ(), "PATH="+t.TempDir()) // no direnv on it
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Fatalf("bpm check with .envrc and no direnv: %v, want exit 2\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "direnv is not installed") || !strings.Contains(string(out), "apt-get install direnv") {
+		t.Errorf("message does not say how to install direnv: %s", out)
+	}
+}
