@@ -18,6 +18,7 @@ import (
 	"bpm/actors"
 	"bpm/config"
 	"bpm/mcp"
+	"bpm/tui"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -26,6 +27,7 @@ var version = "dev"
 const usage = `usage:
   bpm [--port N] [PROJECT_DIR]   run in the foreground (PROJECT_DIR defaults to .)
   bpm check [PROJECT_DIR]        validate PROJECT_DIR/.mcp-run and print the resolved plan
+  bpm tui [URL]                  operator console (URL defaults to http://127.0.0.1:3001/mcp)
   bpm version                    print the version
 `
 
@@ -41,6 +43,11 @@ func run(args []string) int {
 		switch args[0] {
 		case "check":
 			return check(args[1:])
+		case "tui":
+			return tui.Run(args[1:])
+		case actors.GuardArg:
+			// bpm itself, watching that no process group outlives bpm.
+			return actors.RunGuard(os.Stdin)
 		case actors.ListenExecArg:
 			// bpm itself, started between direnv and an app that takes a
 			// `listen` socket: sets LISTEN_PID and execs the app.
@@ -121,7 +128,16 @@ func serve(args []string) int {
 		return 1
 	}
 	system := actors.NewSystem()
-	sup, err := actors.Start(system, actors.Options{Config: cfg, Stdout: os.Stdout, Stderr: os.Stderr})
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bpm: cannot find its own executable:", err)
+		return 1
+	}
+	sup, err := actors.Start(system, actors.Options{
+		Config: cfg, Stdout: os.Stdout, Stderr: os.Stderr,
+		Launcher:  []string{self, actors.ListenExecArg},
+		GuardArgv: []string{self, actors.GuardArg},
+	})
 	if err != nil {
 		listener.Close()
 		fmt.Fprintln(os.Stderr, "bpm:", err)

@@ -355,3 +355,61 @@ func TestEnvrcWithoutDirenvExitsTwoSayingHowToInstall(t *testing.T) {
 		t.Errorf("message does not say how to install direnv: %s", out)
 	}
 }
+
+// SIGKILL leaves bpm no chance to stop anything: Pdeathsig takes each run's
+// leader down, and the guard process kills what the leaders forked.
+func TestNoProcessOutlivesBPMKilledWithSIGKILL(t *testing.T) {
+	dir := t.TempDir()
+	copyTree(t, "testdata/goapp", filepath.Join(dir, "goapp"))
+	mcpRun := `
+[process.app]
+type = "go"
+dir = "goapp"
+env = { FIXTURE_SPAWN_CHILD = "1" }
+
+[process.shell]
+type = "command"
+command = ["sh", "-c", "sleep 1000 & echo forked; wait"]
+`
+	os.WriteFile(filepath.Join(dir, ".mcp-run"), []byte(mcpRun), 0o644)
+	b := startBPM(t, "--port", freePort(t), dir)
+	app, _ := strconv.Atoi(b.waitOutput(t, `\[app\] goapp started pid=(\d+)`, 2*time.Minute)[1])
+	child, _ := strconv.Atoi(b.waitOutput(t, `\[app\] child pid=(\d+)`, 10*time.Second)[1])
+	b.waitOutput(t, `\[shell\] forked`, 10*time.Second)
+	var shell int
+	waitUntil(t, 10*time.Second, "the shell's start event", func() bool {
+		m := regexp.MustCompile(`shell: started: pid (\d+)`).FindStringSubmatch(b.stderr.String())
+		if m != nil {
+			shell, _ = strconv.Atoi(m[1])
+		}
+		return m != nil
+	})
+	all := append(groupMembers(app), groupMembers(shell)...)
+	if len(all) < 4 || !alive(child) {
+		t.Fatalf("expected app, its child, sh and sleep; found %v", all)
+	}
+	if err := b.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	b.wait(t, 10*time.Second)
+	waitUntil(t, 10*time.Second, "every descendant to die", func() bool {
+		for _, pid := range all {
+			if alive(pid) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// waitUntil polls cond every 20ms, failing the test after within.
+func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -26,9 +26,10 @@ const maxErrorLines = 60
 // Builder is the actor that runs one process's builds, one at a time, and
 // streams their output to the process's logbuffer.
 type Builder struct {
-	cfg  *config.Config
-	proc *config.Process
-	logs *actor.PID
+	cfg   *config.Config
+	proc  *config.Process
+	logs  *actor.PID
+	guard *Guard // kills the build's group if bpm dies
 
 	nextID int
 	cur    *buildJob
@@ -142,6 +143,7 @@ func (b *Builder) start(ctx actor.Context, req BuildRequest) {
 		ctx.Respond(reply)
 		return
 	}
+	b.guard.Add(pid)
 	b.cur = &buildJob{req: req, replyTo: ctx.Sender(), logID: id, pid: pid, started: now}
 }
 
@@ -172,6 +174,9 @@ func (b *Builder) finish(ctx actor.Context, m buildExited) {
 		return
 	}
 	b.cur = nil
+	// A build leaves nothing running behind it.
+	_ = signalGroup(job.pid, syscall.SIGKILL)
+	b.guard.Remove(job.pid)
 	reply := BuildReply{ID: job.req.ID, Mode: job.req.Mode, Started: job.started,
 		Seconds: m.info.At.Sub(job.started).Seconds()}
 	switch {

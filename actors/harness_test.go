@@ -101,7 +101,12 @@ func startHarness(t testing.TB, dir string, clock Clock) *bpmHarness {
 		t.Fatalf("config: %v", err)
 	}
 	h := &bpmHarness{t: t, dir: dir, cfg: cfg, system: NewSystem(), stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
-	h.sup, err = Start(h.system, Options{Config: cfg, Clock: clock, Stdout: h.stdout, Stderr: h.stderr})
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.sup, err = Start(h.system, Options{Config: cfg, Clock: clock, Stdout: h.stdout, Stderr: h.stderr,
+		GuardArgv: []string{self, GuardArg}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,15 +39,6 @@ func ListenExec(argv []string) int {
 	return 126
 }
 
-// defaultLauncher is how bpm starts itself as the ListenExec launcher.
-func defaultLauncher() ([]string, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("cannot find bpm's own executable for the socket hand-off: %w", err)
-	}
-	return []string{self, ListenExecArg}, nil
-}
-
 // bindListen binds addr for the lifetime of bpm and returns the socket as a
 // blocking file, ready to be passed to runs as fd 3.
 func bindListen(addr string) (*os.File, error) {

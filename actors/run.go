@@ -91,6 +91,7 @@ func (p *Process) launch(ctx actor.Context) (*run, error) {
 		p.event("start_failed", msg)
 		return nil, fmt.Errorf("restart %s: %s", p.proc.Name, msg)
 	}
+	p.guard.Add(pid)
 	r := &run{id: id, pid: pid, started: now}
 	p.runs[id] = r
 	p.watchReady(r)
@@ -199,6 +200,7 @@ func (p *Process) exited(ctx actor.Context, m runExited) {
 	r.endWatch()
 	// Whatever the leader left behind in its group goes with it.
 	_ = signalGroup(r.pid, syscall.SIGKILL)
+	p.guard.Remove(r.pid)
 	p.lastExit = fmt.Sprintf("pid %d: %s", r.pid, m.info)
 	wasCur := r == p.cur
 	if wasCur {

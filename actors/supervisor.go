@@ -26,6 +26,9 @@ type Options struct {
 	// Launcher is the argv prefix that runs ListenExec (bpm's hidden
 	// subcommand); nil: this executable with ListenExecArg.
 	Launcher []string
+	// GuardArgv starts the guard process (bpm with GuardArg, which calls
+	// RunGuard); nil: no guard.
+	GuardArgv []string
 }
 
 // Supervisor is the root actor: it starts a process, builder and logbuffer
@@ -33,6 +36,7 @@ type Options struct {
 // the MCP server and main to them.
 type Supervisor struct {
 	opts      Options
+	guard     *Guard
 	sockets   map[string]*os.File // bound `listen` sockets by process
 	procs     map[string]procRefs
 	modeclock *actor.PID
@@ -77,22 +81,30 @@ func Start(system *actor.ActorSystem, opts Options) (*actor.PID, error) {
 		}
 		sockets[p.Name] = f
 	}
-	if len(sockets) > 0 && opts.Launcher == nil {
-		launcher, err := defaultLauncher()
-		if err != nil {
+	self, err := os.Executable()
+	if err != nil {
+		closeAll()
+		return nil, fmt.Errorf("cannot find bpm's own executable: %w", err)
+	}
+	if opts.Launcher == nil {
+		opts.Launcher = []string{self, ListenExecArg}
+	}
+	var guard *Guard
+	if opts.GuardArgv != nil {
+		if guard, err = StartGuard(opts.GuardArgv); err != nil {
 			closeAll()
 			return nil, err
 		}
-		opts.Launcher = launcher
 	}
 	props := actor.PropsFromProducer(func() actor.Actor {
 		s := NewSupervisor(opts)
-		s.sockets = sockets
+		s.sockets, s.guard = sockets, guard
 		return s
 	})
 	pid, err := system.Root.SpawnNamed(props, "bpm")
 	if err != nil {
 		closeAll()
+		guard.Close()
 	}
 	return pid, err
 }
@@ -148,10 +160,13 @@ func (s *Supervisor) spawnAll(ctx actor.Context) {
 			return NewLogBuffer(p.Name, cfg.LogLines, cfg.LogRuns, s.opts.Stdout, s.opts.Stderr)
 		}))
 		builder := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
-			return NewBuilder(cfg, p, logs)
+			b := NewBuilder(cfg, p, logs)
+			b.guard = s.guard
+			return b
 		}))
 		proc := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
 			proc := NewProcess(cfg, p, s.opts.Clock, builder, logs)
+			proc.guard = s.guard
 			if f := s.sockets[p.Name]; f != nil {
 				proc.socket, proc.launcher = f, s.opts.Launcher
 			}
@@ -221,7 +236,7 @@ func (s *Supervisor) status(ctx actor.Context) {
 // stopAll stops every process, last configured first, and replies when all
 // have stopped.
 func (s *Supervisor) stopAll(ctx actor.Context) {
-	root, caller := ctx.ActorSystem().Root, ctx.Sender()
+	root, caller, guard := ctx.ActorSystem().Root, ctx.Sender(), s.guard
 	names := s.opts.Config.Names()
 	var futures []*actor.Future
 	for i := len(names) - 1; i >= 0; i-- {
@@ -235,6 +250,9 @@ func (s *Supervisor) stopAll(ctx actor.Context) {
 				slog.Warn("stopping a process", "err", err)
 			}
 		}
+		// Every process has stopped for good; the guard kills what a
+		// process that did not answer in time left registered.
+		guard.Close()
 		if caller != nil {
 			root.Send(caller, StopReply{})
 		}
