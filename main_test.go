@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -170,7 +171,11 @@ func alive(pid int) bool {
 	return len(fields) > 0 && fields[0] != "Z"
 }
 
-func TestSIGTERMStopsEveryProcessAndExitsZero(t *testing.T) {
+// startFamily runs bpm on a project whose processes fork: the Go fixture
+// starts a grandchild, and a shell starts two sleeps. It returns bpm and
+// every pid of the project (leaders and descendants) once all are up.
+func startFamily(t *testing.T) (*bpmProcess, []int) {
+	t.Helper()
 	dir := t.TempDir()
 	copyTree(t, "testdata/goapp", filepath.Join(dir, "goapp"))
 	mcpRun := `
@@ -190,22 +195,23 @@ command = ["sh", "-c", "sleep 1000 & sleep 1000 & echo forked; wait"]
 	app, _ := strconv.Atoi(b.waitOutput(t, `\[app\] goapp started pid=(\d+)`, 2*time.Minute)[1])
 	child, _ := strconv.Atoi(b.waitOutput(t, `\[app\] child pid=(\d+)`, 10*time.Second)[1])
 	b.waitOutput(t, `\[shell\] forked`, 10*time.Second)
-	shellPID := 0
-	for _, line := range strings.Split(b.stderr.String(), "\n") {
-		if m := regexp.MustCompile(`shell: started: pid (\d+)`).FindStringSubmatch(line); m != nil {
-			shellPID, _ = strconv.Atoi(m[1])
+	var shell int
+	waitUntil(t, 10*time.Second, "the shell's start event", func() bool {
+		m := regexp.MustCompile(`shell: started: pid (\d+)`).FindStringSubmatch(b.stderr.String())
+		if m != nil {
+			shell, _ = strconv.Atoi(m[1])
 		}
+		return m != nil
+	})
+	all := append(groupMembers(app), groupMembers(shell)...)
+	if len(all) < 5 || !alive(child) || !slices.Contains(all, child) {
+		t.Fatalf("expected app, its child, sh and two sleeps; found %v (child %d)", all, child)
 	}
-	if shellPID == 0 {
-		t.Fatalf("no start event for shell in:\n%s", b.stderr)
-	}
-	var all []int
-	all = append(all, groupMembers(app)...)
-	all = append(all, groupMembers(shellPID)...)
-	if len(all) < 5 || !alive(child) {
-		t.Fatalf("expected app, its child, sh and two sleeps; found %v", all)
-	}
+	return b, all
+}
 
+func TestSIGTERMStopsEveryProcessAndExitsZero(t *testing.T) {
+	b, all := startFamily(t)
 	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -359,35 +365,7 @@ func TestEnvrcWithoutDirenvExitsTwoSayingHowToInstall(t *testing.T) {
 // SIGKILL leaves bpm no chance to stop anything: Pdeathsig takes each run's
 // leader down, and the guard process kills what the leaders forked.
 func TestNoProcessOutlivesBPMKilledWithSIGKILL(t *testing.T) {
-	dir := t.TempDir()
-	copyTree(t, "testdata/goapp", filepath.Join(dir, "goapp"))
-	mcpRun := `
-[process.app]
-type = "go"
-dir = "goapp"
-env = { FIXTURE_SPAWN_CHILD = "1" }
-
-[process.shell]
-type = "command"
-command = ["sh", "-c", "sleep 1000 & echo forked; wait"]
-`
-	os.WriteFile(filepath.Join(dir, ".mcp-run"), []byte(mcpRun), 0o644)
-	b := startBPM(t, "--port", freePort(t), dir)
-	app, _ := strconv.Atoi(b.waitOutput(t, `\[app\] goapp started pid=(\d+)`, 2*time.Minute)[1])
-	child, _ := strconv.Atoi(b.waitOutput(t, `\[app\] child pid=(\d+)`, 10*time.Second)[1])
-	b.waitOutput(t, `\[shell\] forked`, 10*time.Second)
-	var shell int
-	waitUntil(t, 10*time.Second, "the shell's start event", func() bool {
-		m := regexp.MustCompile(`shell: started: pid (\d+)`).FindStringSubmatch(b.stderr.String())
-		if m != nil {
-			shell, _ = strconv.Atoi(m[1])
-		}
-		return m != nil
-	})
-	all := append(groupMembers(app), groupMembers(shell)...)
-	if len(all) < 4 || !alive(child) {
-		t.Fatalf("expected app, its child, sh and sleep; found %v", all)
-	}
+	b, all := startFamily(t)
 	if err := b.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
