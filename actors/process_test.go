@@ -356,3 +356,30 @@ type = "rust"
 		t.Errorf("newest build is not a release build")
 	}
 }
+
+func TestBuildFailureAtStartLeavesBuildFailedUntilARestartBuilds(t *testing.T) {
+	dir := newProject(t, `
+[process.app]
+type = "command"
+build = ["sh", "-c", "test -e fixed || { echo 'error: not fixed yet' >&2; exit 1; }"]
+command = ["sleep", "1000"]
+`)
+	h := startHarness(t, dir, nil)
+	st := h.waitState("app", StateBuildFailed, 20*time.Second)
+	if st.PID != 0 || st.Build.State != "failed" {
+		t.Fatalf("after a failed first build: pid %d build %+v", st.PID, st.Build)
+	}
+	if r := h.restart("app"); r.Err == nil || !strings.Contains(r.Err.Error(), "error: not fixed yet") {
+		t.Fatalf("restart of a still broken build: %+v", r)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "fixed"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := h.restart("app")
+	if r.Err != nil || r.PID == 0 {
+		t.Fatalf("restart after the fix: %+v", r)
+	}
+	if st := h.proc("app"); st.State != StateRunning || st.PID != r.PID {
+		t.Errorf("after the fix: state %s pid %d, want running %d", st.State, st.PID, r.PID)
+	}
+}
