@@ -116,7 +116,12 @@ func writeFile(t *testing.T, path, content string) {
 }
 
 func TestListenRollsBackWhenNewRunExitsAtStart(t *testing.T) {
-	dir, port := nodeSwapProject(t, "")
+	// A log check, not "alive for 1 s": on a loaded machine node may take a
+	// second to start and exit, and the exit must come before readiness.
+	dir, port := nodeSwapProject(t, `
+[process.app.ready]
+log = "^nodeapp started"
+`)
 	h := startHarness(t, dir, nil)
 	old := h.waitState("app", StateRunning, 30*time.Second)
 	writeFile(t, filepath.Join(dir, "next.js"), "console.error('broken start'); process.exit(3);\n")

@@ -4,9 +4,12 @@
 'use strict';
 
 const http = require('node:http');
+const net = require('node:net');
 
 const EXIT_AFTER_CODE = 3; // FIXTURE_EXIT_AFTER_MS elapsed
 const SETUP_FAILED_CODE = 4; // bad FIXTURE_* value or unusable listener
+// How long a draining server waits for the first request of a just-accepted connection.
+const FRESH_GRACE_MS = 1000;
 
 const pid = process.pid;
 const env = process.env;
@@ -45,16 +48,36 @@ function listenTarget() {
   return host === '' ? { port } : { host, port };
 }
 
+// serve answers every request with 200 and `pid=<pid>\n` after delayMs. Its drain
+// stops accepting and exits through done once every connection has ended,
+// without dropping a request the client already sent: http.Server.close() would
+// also destroy connections whose first request is not parsed yet, and it lets
+// busy keep-alive connections go on serving for ever.
 function serve(target, delayMs) {
   const body = `pid=${pid}\n`;
+  const conns = new Map(); // socket -> 'fresh' (no request yet) | 'active' | 'idle'
+  let draining = false;
   const server = http.createServer((req, res) => {
+    const sock = req.socket;
+    conns.set(sock, 'active');
+    res.on('finish', () => {
+      if (!conns.has(sock)) return;
+      if (draining) sock.end(); // a response begun before the drain had no Connection: close
+      else conns.set(sock, 'idle');
+    });
     req.resume();
     req.on('end', () => {
       setTimeout(() => {
-        res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body) });
+        const headers = { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body) };
+        if (draining) headers.Connection = 'close';
+        res.writeHead(200, headers);
         res.end(body);
       }, delayMs);
     });
+  });
+  server.on('connection', (sock) => {
+    conns.set(sock, 'fresh');
+    sock.on('close', () => conns.delete(sock));
   });
   server.on('error', (err) => fail(`listen ${JSON.stringify(target)}: ${err.message}`));
   server.listen(target, () => {
@@ -62,7 +85,15 @@ function serve(target, delayMs) {
     const where = a && typeof a === 'object' ? `${a.address}:${a.port}` : String(a);
     console.log(`nodeapp listening addr=${where}`);
   });
-  return server;
+  const drain = (done) => {
+    draining = true;
+    net.Server.prototype.close.call(server, done);
+    for (const [sock, state] of conns) {
+      if (state === 'idle') sock.end();
+      if (state === 'fresh') setTimeout(() => conns.get(sock) === 'fresh' && sock.end(), FRESH_GRACE_MS);
+    }
+  };
+  return drain;
 }
 
 console.log(`nodeapp started pid=${pid} node=${process.version}`);
@@ -70,7 +101,7 @@ process.stderr.write('nodeapp stderr hello\n');
 if (env.FIXTURE_ECHO !== undefined) console.log(`echo=${env.FIXTURE_ECHO}`);
 
 const target = listenTarget();
-const server = target ? serve(target, envMs('FIXTURE_DELAY_MS')) : null;
+const drain = target ? serve(target, envMs('FIXTURE_DELAY_MS')) : null;
 
 const tickMs = envMs('FIXTURE_TICK_MS');
 if (tickMs) {
@@ -91,10 +122,8 @@ setInterval(() => {}, 1 << 30);
 
 process.on('SIGTERM', () => {
   console.log('nodeapp SIGTERM: shutting down');
-  if (!server) process.exit(0);
-  // close() stops accepting, drops idle keep-alive sockets (Node >= 19) and calls
-  // back once the last in-flight response is done.
-  server.close(() => {
+  if (!drain) process.exit(0);
+  drain(() => {
     console.log('nodeapp stopped');
     process.exit(0);
   });

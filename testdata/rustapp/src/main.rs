@@ -168,12 +168,20 @@ fn serve(listener: TcpListener, pid: u32, delay: Duration) {
 }
 
 /// handle answers every request on one connection with 200 and `pid=<pid>\n`,
-/// after `delay`, keeping HTTP/1.1 connections alive unless the client asks to close.
+/// after `delay`, keeping HTTP/1.1 connections alive unless the client asks to
+/// close or SIGTERM came.
 fn handle(stream: TcpStream, pid: u32, delay: Duration) -> io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut out = stream;
     let body = format!("pid={pid}\n");
+    let mut served = 0;
     loop {
+        // The first request was sent with the connect: wait for it even after
+        // SIGTERM. A later one may never come: give up on SIGTERM.
+        if served > 0 && !await_request(&mut reader)? {
+            return Ok(());
+        }
+        served += 1;
         let mut request_line = String::new();
         if reader.read_line(&mut request_line)? == 0 {
             return Ok(());
@@ -202,15 +210,42 @@ fn handle(stream: TcpStream, pid: u32, delay: Duration) -> io::Result<()> {
         }
         io::copy(&mut (&mut reader).take(content_length), &mut io::sink())?;
         thread::sleep(delay);
+        keep_alive = keep_alive && !TERM.load(Ordering::SeqCst);
         let connection = if keep_alive { "keep-alive" } else { "close" };
-        write!(
-            out,
+        // One write: several small ones meet Nagle and delayed ACKs (40 ms each).
+        let response = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: {connection}\r\n\r\n{body}",
             body.len()
-        )?;
-        out.flush()?;
+        );
+        out.write_all(response.as_bytes())?;
         if !keep_alive {
             return Ok(());
         }
     }
+}
+
+/// await_request waits for the next request on an idle keep-alive connection;
+/// false when the client closed it or SIGTERM came first.
+fn await_request(reader: &mut BufReader<TcpStream>) -> io::Result<bool> {
+    reader
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_millis(50)))?;
+    let arrived = loop {
+        match reader.fill_buf() {
+            Ok(buf) => break !buf.is_empty(),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                if TERM.load(Ordering::SeqCst) {
+                    break false;
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    reader.get_ref().set_read_timeout(None)?;
+    Ok(arrived)
 }
