@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"bpm/config"
 )
 
 // eventKinds lists the kinds of a process's events, oldest first.
@@ -39,13 +41,19 @@ func TestListenHandoffUnderLoadLosesNoRequest(t *testing.T) {
 		{"rust", []string{"cargo"}, "testdata/rustapp", `type = "rust"`},
 		{"node", []string{"node"}, "testdata/nodeapp", `type = "npm"
 command = ["node", "server.js"]`},
+		// The examples users copy must hold up too.
+		{"go example", []string{"go"}, "examples/hello", `type = "go"`},
+		{"node example", []string{"node"}, "examples/node-hello", `type = "npm"
+command = ["node", "server.js"]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			need(t, tt.tools...)
 			port := freePort(t)
-			dir := newProject(t, fmt.Sprintf("[process.app]\n%s\nlisten = \"127.0.0.1:%d\"\n", tt.proc, port))
+			dir := t.TempDir()
 			copyDir(t, tt.fixture, dir)
+			os.Remove(filepath.Join(dir, config.FileName)) // the example's own; this test writes its
+			writeFile(t, filepath.Join(dir, config.FileName), fmt.Sprintf("[process.app]\n%s\nlisten = \"127.0.0.1:%d\"\n", tt.proc, port))
 			h := startHarness(t, dir, nil)
 			old := h.waitState("app", StateRunning, 3*time.Minute)
 			url := fmt.Sprintf("http://127.0.0.1:%d/", port)

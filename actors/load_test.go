@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,7 +14,7 @@ import (
 // loadResult sums up an HTTP load run.
 type loadResult struct {
 	ok, failed int
-	pids       map[string]int // response body ("pid=N") → count
+	pids       map[string]int // "pid=N" found in the response body → count
 	maxLatency time.Duration
 	firstErr   string
 }
@@ -61,7 +61,9 @@ func (l *loader) run(ctx context.Context) {
 					}
 				} else {
 					res.ok++
-					res.pids[strings.TrimSpace(body)]++
+					if m := pidRE.FindStringSubmatch(body); m != nil {
+						res.pids["pid="+m[1]]++
+					}
 				}
 				res.maxLatency = max(res.maxLatency, took)
 				mu.Unlock()
@@ -72,6 +74,10 @@ func (l *loader) run(ctx context.Context) {
 	wg.Wait()
 	l.done <- res
 }
+
+// pidRE finds the pid in a response: the fixtures answer "pid=N", the
+// examples "… pid N …".
+var pidRE = regexp.MustCompile(`pid[= ](\d+)`)
 
 func fetch(client *http.Client, url string) (string, error) {
 	resp, err := client.Get(url)
