@@ -1,0 +1,96 @@
+package tui
+
+import (
+	"regexp"
+	"testing"
+	"time"
+)
+
+func TestRetryDelayDoublesFromHalfASecondToFive(t *testing.T) {
+	want := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second}
+	for i, w := range want {
+		if got := retryDelay(i + 1); got != w {
+			t.Errorf("attempt %d: %s, want %s", i+1, got, w)
+		}
+	}
+	if got := retryDelay(1000); got != retryMax {
+		t.Errorf("attempt 1000: %s, want %s", got, retryMax)
+	}
+}
+
+func TestIconPerState(t *testing.T) {
+	for _, tc := range []struct{ state, icon string }{
+		{"running", "▶"},
+		{"stopped", "■"}, {"building", "■"}, {"starting", "■"}, {"stopping", "■"}, {"backoff", "■"}, {"", "■"},
+		{"crashed", "✗"}, {"build_failed", "✗"},
+	} {
+		if got := icon(tc.state); got != tc.icon {
+			t.Errorf("icon(%q) = %s, want %s", tc.state, got, tc.icon)
+		}
+	}
+}
+
+func TestParseArgs(t *testing.T) {
+	env := func(token string) func(string) string {
+		return func(k string) string {
+			if k == "BPM_MCP_TOKEN" {
+				return token
+			}
+			return ""
+		}
+	}
+	for _, tc := range []struct {
+		name             string
+		args             []string
+		env              string
+		wantURL, wantTok string
+		wantErr          bool
+	}{
+		{"defaults", nil, "", DefaultURL, "", false},
+		{"env token", nil, "fromenv", DefaultURL, "fromenv", false},
+		{"flag wins over env", []string{"--token", "flag"}, "fromenv", DefaultURL, "flag", false},
+		{"url", []string{"http://127.0.0.1:4000/mcp"}, "", "http://127.0.0.1:4000/mcp", "", false},
+		{"flag and url", []string{"-token=x", "http://localhost:1/mcp"}, "", "http://localhost:1/mcp", "x", false},
+		{"two urls", []string{"http://a/mcp", "http://b/mcp"}, "", "", "", true},
+		{"not http", []string{"127.0.0.1:3001"}, "", "", "", true},
+		{"unknown flag", []string{"--port", "1"}, "", "", "", true},
+		{"help", []string{"-h"}, "", "", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url, tok, err := parseArgs(tc.args, env(tc.env))
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if url != tc.wantURL || tok != tc.wantTok {
+				t.Errorf("got %q %q, want %q %q", url, tok, tc.wantURL, tc.wantTok)
+			}
+		})
+	}
+}
+
+func TestHuman(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{-time.Second, "0s"}, {1400 * time.Millisecond, "1s"}, {59 * time.Second, "59s"},
+		{192 * time.Second, "3m12s"}, {2*time.Hour + 3*time.Minute, "2h03m"}, {76 * time.Hour, "3d4h"},
+	} {
+		if got := human(tc.d); got != tc.want {
+			t.Errorf("human(%s) = %s, want %s", tc.d, got, tc.want)
+		}
+	}
+}
+
+func TestFormatLinesEscapesTagsAndColoursStderr(t *testing.T) {
+	lines := []line{
+		{N: 1, Stream: "stdout", Text: "a [red]b[-] c"},
+		{N: 2, Stream: "stderr", Text: "oops: [x]"},
+	}
+	got := formatLines(lines, lineFormat{number: true, re: regexp.MustCompile(`o+`)})
+	want := "[gray]    1[-] [-]a [red[]b[-[] c[-:-]\n" +
+		"[gray]    2[-] [red][black:yellow]oo[red:-]ps: [x[][-:-]"
+	if got != want {
+		t.Errorf("formatLines:\n%q\nwant\n%q", got, want)
+	}
+}
