@@ -17,6 +17,10 @@ lint:
 bench:
     go test -run '^$' -bench . -benchmem ./...
 
+# The operator console, against a running bpm.
+tui url="http://127.0.0.1:3001/mcp":
+    go run . tui {{url}}
+
 # Validate a project's .mcp-run and print the resolved plan.
 check dir=".":
     go run . check {{dir}}

@@ -77,8 +77,8 @@ func (s *server) addSearchTools(srv *sdk.Server) {
 }
 
 func (s *server) searchHandler(kind actors.LogKind) sdk.ToolHandlerFor[searchInput, searchOutput] {
-	return func(ctx context.Context, _ *sdk.CallToolRequest, in searchInput) (*sdk.CallToolResult, searchOutput, error) {
-		s.activity()
+	return func(ctx context.Context, req *sdk.CallToolRequest, in searchInput) (*sdk.CallToolResult, searchOutput, error) {
+		s.readActivity(req)
 		index := -1
 		if in.Index != nil {
 			index = *in.Index

@@ -88,9 +88,25 @@ func Listen(host string, port int) (net.Listener, error) {
 	return l, nil
 }
 
+// ConsoleClientName is the client name bpm's own console (bpm tui)
+// announces; its read-only polling is not activity.
+const ConsoleClientName = "bpm-tui"
+
 // activity tells the mode clock a tool was called, so dev mode lasts.
 func (s *server) activity() {
 	s.root.Send(s.supervisor, actors.ActivityRequest{})
+}
+
+// readActivity is activity for a read-only tool: every client's call counts
+// except bpm's own console, which polls get_status and the logs every second
+// and would otherwise keep dev mode alive for as long as it is open.
+func (s *server) readActivity(req *sdk.CallToolRequest) {
+	if req != nil && req.Session != nil {
+		if p := req.Session.InitializeParams(); p != nil && p.ClientInfo != nil && p.ClientInfo.Name == ConsoleClientName {
+			return
+		}
+	}
+	s.activity()
 }
 
 // answer is a reply from the actors, or why none came.
@@ -108,8 +124,10 @@ func (s *server) request(msg any, timeout time.Duration) (replies <-chan answer,
 		res, err := f.Result()
 		ch <- answer{res, err}
 	}()
-	// Stopping a future completes it at once, which ends the goroutine above.
-	return ch, func() { s.root.Stop(f.PID()) }
+	// Cancelling only stops the caller's wait: the goroutine above ends when
+	// the reply or the timeout comes. Stopping the future instead races with
+	// an actor's late reply into it.
+	return ch, func() {}
 }
 
 // ask sends msg to the supervisor and waits up to timeout, or until ctx

@@ -63,8 +63,8 @@ func (s *server) addStatusTool(srv *sdk.Server) {
 	}, s.status)
 }
 
-func (s *server) status(ctx context.Context, _ *sdk.CallToolRequest, _ statusInput) (*sdk.CallToolResult, statusOutput, error) {
-	s.activity()
+func (s *server) status(ctx context.Context, req *sdk.CallToolRequest, _ statusInput) (*sdk.CallToolResult, statusOutput, error) {
+	s.readActivity(req)
 	st, err := ask[actors.StatusReply](ctx, s, actors.StatusRequest{}, s.timeout)
 	if err == nil {
 		err = st.Err

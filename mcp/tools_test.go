@@ -311,3 +311,44 @@ func texts(lines []lineOut) []string {
 	}
 	return out
 }
+
+// bpm's own console polls every second; its reads must not keep dev mode
+// alive, while its restarts still count.
+func TestConsolePollingIsNotActivity(t *testing.T) {
+	b := startBPM(t, newProject(t, `
+dev_timeout_hours = 1
+
+[process.app]
+type = "command"
+command = ["sleep", "1000"]
+`), Options{})
+	b.waitRunning("app", "", 20*time.Second)
+	client := sdk.NewClient(&sdk.Implementation{Name: ConsoleClientName, Version: "0"}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cs, err := client.Connect(ctx, &sdk.StreamableClientTransport{Endpoint: b.url, MaxRetries: -1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	switchAt := func() time.Time {
+		t.Helper()
+		m, err := actors.Ask[actors.ModeReply](b.system.Root, b.sup, actors.ModeRequest{}, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.ReleaseSwitchAt
+	}
+	callOK[restartOutput](t, cs, "restart", map[string]any{"process": "app"})
+	before := switchAt()
+	waitFor(t, time.Second, "the clock to move", func() bool { return time.Since(before.Add(-time.Hour)) > 5*time.Millisecond })
+	callOK[statusOutput](t, cs, "get_status", nil)
+	callOK[searchOutput](t, cs, "search_logs", map[string]any{"process": "app"})
+	if now := switchAt(); !now.Equal(before) {
+		t.Errorf("the console's reads moved the release switch from %v to %v", before, now)
+	}
+	callOK[restartOutput](t, cs, "restart", map[string]any{"process": "app"})
+	if now := switchAt(); !now.After(before) {
+		t.Errorf("the console's restart did not count as activity: switch still %v", now)
+	}
+}

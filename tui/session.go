@@ -10,6 +10,8 @@ import (
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"bpm/mcp"
 )
 
 // How the console reaches bpm: each call is bounded so a hung server shows as
@@ -66,7 +68,7 @@ func newHTTPClient(token string) *http.Client {
 func connect(ctx context.Context, url string, hc *http.Client) (*sdk.ClientSession, error) {
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	client := sdk.NewClient(&sdk.Implementation{Name: "bpm-tui", Title: "bpm operator console", Version: "dev"}, nil)
+	client := sdk.NewClient(&sdk.Implementation{Name: mcp.ConsoleClientName, Title: "bpm operator console", Version: "dev"}, nil)
 	cs, err := client.Connect(ctx, &sdk.StreamableClientTransport{
 		Endpoint:             url,
 		HTTPClient:           hc,
