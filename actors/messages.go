@@ -178,8 +178,8 @@ type ProcessStatus struct {
 	State         string
 	PID           int
 	StartedAt     time.Time // of the current run; zero without one
-	Restarts      int
-	Crashes       int
+	Restarts      int       // runs started after the first: crash restarts, restarts, mode switches
+	Crashes       int       // runs that exited without bpm asking
 	LastExit      string
 	NextRestartAt time.Time // zero unless a crash restart is pending
 	Mode          config.Mode

@@ -307,7 +307,6 @@ func (p *Process) retry(ctx actor.Context, m retryDue) {
 	}
 	p.nextRestartAt = time.Time{}
 	p.retryTimer = nil
-	p.restarts++
 	p.startRun(ctx)
 }
 

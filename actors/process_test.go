@@ -241,6 +241,9 @@ env = { FIXTURE_LISTEN = "127.0.0.1:%d" }
 		t.Fatalf("restart reply %+v, want a new pid in dev mode", r)
 	}
 	waitFor(t, 5*time.Second, "the new run serving", func() bool { return get(url) == fmt.Sprintf("pid=%d\n", r.PID) })
+	if st := h.proc("web"); st.Restarts != 1 || st.Crashes != 0 {
+		t.Errorf("after one restart: restarts %d crashes %d, want 1 and 0", st.Restarts, st.Crashes)
+	}
 	if alive(old.PID) {
 		t.Errorf("old run %d still alive after the swap", old.PID)
 	}

@@ -59,6 +59,9 @@ func (p *Process) startRun(ctx actor.Context) {
 		p.scheduleRetry(0)
 		return
 	}
+	if r.id > 1 {
+		p.restarts++
+	}
 	p.cur = r
 	p.state = StateStarting
 	p.event("started", fmt.Sprintf("pid %d (%s build)", r.pid, p.artMode))
@@ -144,6 +147,7 @@ func (p *Process) ready(ctx actor.Context, r *run) {
 		// one can drain and stop.
 		old := p.cur
 		p.cur, p.next = r, nil
+		p.restarts++
 		p.cancelRetry()
 		p.state = StateRunning
 		p.event("ready", fmt.Sprintf("pid %d", r.pid))
