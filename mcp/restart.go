@@ -26,7 +26,8 @@ type restartInput struct {
 	Process string `json:"process,omitempty" jsonschema:"name of the process; may be omitted when only one is configured"`
 }
 
-type restartOutput struct {
+// RestartOutput is the structured result of restart.
+type RestartOutput struct {
 	Process      string      `json:"process"`
 	PID          int         `json:"pid" jsonschema:"pid of the run that serves now"`
 	Mode         config.Mode `json:"mode" jsonschema:"dev or release: how the serving run was built"`
@@ -44,7 +45,7 @@ func (s *server) addRestartTool(srv *sdk.Server) {
 	}, s.restart)
 }
 
-func (s *server) restart(ctx context.Context, req *sdk.CallToolRequest, in restartInput) (*sdk.CallToolResult, restartOutput, error) {
+func (s *server) restart(ctx context.Context, req *sdk.CallToolRequest, in restartInput) (*sdk.CallToolResult, RestartOutput, error) {
 	s.activity()
 	// A long build must not count as idle time.
 	defer s.activity()
@@ -72,14 +73,14 @@ func (s *server) restart(ctx context.Context, req *sdk.CallToolRequest, in resta
 				err = r.Err
 			}
 			if err != nil {
-				return nil, restartOutput{}, err
+				return nil, RestartOutput{}, err
 			}
-			out := restartOutput{Process: r.Process, PID: r.PID, Mode: r.Mode, BuildSeconds: roundMilli(r.BuildSeconds)}
+			out := RestartOutput{Process: r.Process, PID: r.PID, Mode: r.Mode, BuildSeconds: roundMilli(r.BuildSeconds)}
 			text := fmt.Sprintf("restarted %s: pid %d serves now (%s build in %.1fs)", r.Process, r.PID, r.Mode, r.BuildSeconds)
 			return textResult(text), out, nil
 		case <-ctx.Done():
 			cancel()
-			return nil, restartOutput{}, fmt.Errorf("restart call cancelled (the build and swap go on; see get_status): %w", ctx.Err())
+			return nil, RestartOutput{}, fmt.Errorf("restart call cancelled (the build and swap go on; see get_status): %w", ctx.Err())
 		}
 	}
 }

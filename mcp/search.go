@@ -31,24 +31,27 @@ type searchInput struct {
 	Index        *int   `json:"index,omitempty" jsonschema:"which run: -1 newest (default), -2 the one before …; 0 oldest kept, 1 next …"`
 }
 
-type searchOutput struct {
+// SearchOutput is the structured result of search_logs and search_build_log.
+type SearchOutput struct {
 	Process   string    `json:"process"`
 	Kind      string    `json:"kind" jsonschema:"run or build"`
-	Run       runOut    `json:"run"`
+	Run       RunOut    `json:"run"`
 	RunsKept  int       `json:"runs_kept" jsonschema:"how many runs (or builds) are kept; index ranges over them"`
 	Matches   int       `json:"matches" jsonschema:"matching lines before head/tail and the cap"`
 	Truncated bool      `json:"truncated" jsonschema:"true when the result cap left selected lines out"`
-	Lines     []lineOut `json:"lines"`
+	Lines     []LineOut `json:"lines"`
 }
 
-type runOut struct {
+// RunOut identifies the run or build a SearchOutput is about.
+type RunOut struct {
 	Index      int       `json:"index" jsonschema:"-1 newest, -2 the one before …"`
 	PID        int       `json:"pid"`
 	StartedAt  time.Time `json:"started_at"`
 	TotalLines int       `json:"total_lines" jsonschema:"lines it has written, dropped ones included"`
 }
 
-type lineOut struct {
+// LineOut is one selected line.
+type LineOut struct {
 	N      int       `json:"n" jsonschema:"line number, from 1 at the start of the run"`
 	Time   time.Time `json:"time"`
 	Stream string    `json:"stream" jsonschema:"stdout or stderr"`
@@ -76,8 +79,8 @@ func (s *server) addSearchTools(srv *sdk.Server) {
 	}, s.searchHandler(actors.KindBuild))
 }
 
-func (s *server) searchHandler(kind actors.LogKind) sdk.ToolHandlerFor[searchInput, searchOutput] {
-	return func(ctx context.Context, req *sdk.CallToolRequest, in searchInput) (*sdk.CallToolResult, searchOutput, error) {
+func (s *server) searchHandler(kind actors.LogKind) sdk.ToolHandlerFor[searchInput, SearchOutput] {
+	return func(ctx context.Context, req *sdk.CallToolRequest, in searchInput) (*sdk.CallToolResult, SearchOutput, error) {
 		s.readActivity(req)
 		index := -1
 		if in.Index != nil {
@@ -90,11 +93,11 @@ func (s *server) searchHandler(kind actors.LogKind) sdk.ToolHandlerFor[searchInp
 			err = r.Err
 		}
 		if err != nil {
-			return nil, searchOutput{}, err
+			return nil, SearchOutput{}, err
 		}
 		name, err := s.processName(ctx, in.Process)
 		if err != nil {
-			return nil, searchOutput{}, err
+			return nil, SearchOutput{}, err
 		}
 		out := searchResult(name, q, r)
 		return textResult(searchText(q, out, len(r.Lines))), out, nil
@@ -120,12 +123,12 @@ func (s *server) processName(ctx context.Context, name string) (string, error) {
 }
 
 // searchResult turns a reply into the tool's structured output, applying the cap.
-func searchResult(name string, q actors.SearchRequest, r actors.SearchReply) searchOutput {
+func searchResult(name string, q actors.SearchRequest, r actors.SearchReply) SearchOutput {
 	lines, truncated := capLines(r.Lines, q.Tail > 0)
-	out := searchOutput{
+	out := SearchOutput{
 		Process: name,
 		Kind:    q.Kind.String(),
-		Run: runOut{
+		Run: RunOut{
 			Index:      r.Run.Index - r.Runs,
 			PID:        r.Run.PID,
 			StartedAt:  r.Run.StartedAt.UTC(),
@@ -134,10 +137,10 @@ func searchResult(name string, q actors.SearchRequest, r actors.SearchReply) sea
 		RunsKept:  r.Runs,
 		Matches:   r.Matches,
 		Truncated: truncated,
-		Lines:     make([]lineOut, len(lines)),
+		Lines:     make([]LineOut, len(lines)),
 	}
 	for i, l := range lines {
-		out.Lines[i] = lineOut{N: l.N, Time: l.Time.UTC(), Stream: l.Stream, Text: l.Text, Match: l.Match}
+		out.Lines[i] = LineOut{N: l.N, Time: l.Time.UTC(), Stream: l.Stream, Text: l.Text, Match: l.Match}
 	}
 	return out
 }
@@ -168,7 +171,7 @@ func capLines(lines []actors.Line, fromEnd bool) (kept []actors.Line, truncated 
 
 // searchText is the text content: a header line, then the lines grep -C
 // style, then a note when the cap left some of the selected lines out.
-func searchText(q actors.SearchRequest, out searchOutput, selected int) string {
+func searchText(q actors.SearchRequest, out SearchOutput, selected int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s %d (pid %d, started %s): ", out.Process, out.Kind, out.Run.Index,
 		out.Run.PID, out.Run.StartedAt.Format(time.RFC3339))

@@ -19,14 +19,16 @@ const statusEvents = 20
 
 type statusInput struct{}
 
-type statusOutput struct {
+// StatusOutput is the structured result of get_status.
+type StatusOutput struct {
 	Mode            config.Mode     `json:"mode" jsonschema:"dev or release"`
 	ModeSince       time.Time       `json:"mode_since"`
 	ReleaseSwitchAt *time.Time      `json:"release_switch_at" jsonschema:"when bpm goes back to release mode without further tool calls; null in release mode"`
-	Processes       []processStatus `json:"processes"`
+	Processes       []ProcessStatus `json:"processes"`
 }
 
-type processStatus struct {
+// ProcessStatus is one process in a StatusOutput.
+type ProcessStatus struct {
 	Name          string      `json:"name"`
 	Type          string      `json:"type" jsonschema:"rust, npm, go or command"`
 	State         string      `json:"state" jsonschema:"building, starting, running, stopping, stopped, backoff, crashed or build_failed"`
@@ -36,11 +38,12 @@ type processStatus struct {
 	Crashes       int         `json:"crashes"`
 	LastExit      string      `json:"last_exit"`
 	NextRestartAt *time.Time  `json:"next_restart_at" jsonschema:"when a crashed process is started again; null unless a restart is pending"`
-	Build         buildStatus `json:"build"`
-	Events        []event     `json:"events" jsonschema:"the latest events, oldest first"`
+	Build         BuildStatus `json:"build"`
+	Events        []Event     `json:"events" jsonschema:"the latest events, oldest first"`
 }
 
-type buildStatus struct {
+// BuildStatus is a process's latest build.
+type BuildStatus struct {
 	State     string      `json:"state" jsonschema:"running, ok, failed, or empty when never built"`
 	Mode      config.Mode `json:"mode"`
 	StartedAt *time.Time  `json:"started_at"`
@@ -48,7 +51,8 @@ type buildStatus struct {
 	Error     string      `json:"error"`
 }
 
-type event struct {
+// Event is one entry of a process's recent history.
+type Event struct {
 	Time    time.Time `json:"time"`
 	Kind    string    `json:"kind"`
 	Message string    `json:"message"`
@@ -63,42 +67,42 @@ func (s *server) addStatusTool(srv *sdk.Server) {
 	}, s.status)
 }
 
-func (s *server) status(ctx context.Context, req *sdk.CallToolRequest, _ statusInput) (*sdk.CallToolResult, statusOutput, error) {
+func (s *server) status(ctx context.Context, req *sdk.CallToolRequest, _ statusInput) (*sdk.CallToolResult, StatusOutput, error) {
 	s.readActivity(req)
 	st, err := ask[actors.StatusReply](ctx, s, actors.StatusRequest{}, s.timeout)
 	if err == nil {
 		err = st.Err
 	}
 	if err != nil {
-		return nil, statusOutput{}, err
+		return nil, StatusOutput{}, err
 	}
 	out := statusResult(st, time.Now())
 	return textResult(statusText(out)), out, nil
 }
 
-func statusResult(st actors.StatusReply, now time.Time) statusOutput {
-	out := statusOutput{
+func statusResult(st actors.StatusReply, now time.Time) StatusOutput {
+	out := StatusOutput{
 		Mode:            st.Mode,
 		ModeSince:       st.ModeSince.UTC(),
 		ReleaseSwitchAt: utc(st.ReleaseSwitchAt),
-		Processes:       make([]processStatus, len(st.Processes)),
+		Processes:       make([]ProcessStatus, len(st.Processes)),
 	}
 	for i, p := range st.Processes {
-		ps := processStatus{
+		ps := ProcessStatus{
 			Name: p.Name, Type: p.Type, State: p.State, PID: p.PID,
 			Restarts: p.Restarts, Crashes: p.Crashes, LastExit: p.LastExit,
 			NextRestartAt: utc(p.NextRestartAt),
-			Build: buildStatus{
+			Build: BuildStatus{
 				State: p.Build.State, Mode: p.Build.Mode, StartedAt: utc(p.Build.StartedAt),
 				Seconds: roundMilli(p.Build.Seconds), Error: p.Build.Error,
 			},
-			Events: []event{},
+			Events: []Event{},
 		}
 		if p.PID != 0 && !p.StartedAt.IsZero() {
 			ps.UptimeSeconds = seconds(max(0, now.Sub(p.StartedAt)))
 		}
 		for _, e := range p.Events[max(0, len(p.Events)-statusEvents):] {
-			ps.Events = append(ps.Events, event{Time: e.Time.UTC(), Kind: e.Kind, Message: e.Message})
+			ps.Events = append(ps.Events, Event{Time: e.Time.UTC(), Kind: e.Kind, Message: e.Message})
 		}
 		out.Processes[i] = ps
 	}
@@ -106,7 +110,7 @@ func statusResult(st actors.StatusReply, now time.Time) statusOutput {
 }
 
 // statusText renders the status as a mode line and a table.
-func statusText(out statusOutput) string {
+func statusText(out StatusOutput) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "mode %s since %s", out.Mode, out.ModeSince.Format(time.RFC3339))
 	if out.ReleaseSwitchAt != nil {
@@ -136,7 +140,7 @@ func statusText(out statusOutput) string {
 	return b.String()
 }
 
-func buildText(b buildStatus) string {
+func buildText(b BuildStatus) string {
 	switch b.State {
 	case "":
 		return "-"

@@ -34,7 +34,7 @@ func TestSearchLogsAndStatusOnCommandProcesses(t *testing.T) {
 	cs := b.session(nil)
 
 	t.Run("match with context, grep -C text and structured lines", func(t *testing.T) {
-		out, txt := callOK[searchOutput](t, cs, "search_logs", map[string]any{"process": "web", "pattern": "^line 3$", "context_lines": 1})
+		out, txt := callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "web", "pattern": "^line 3$", "context_lines": 1})
 		header := fmt.Sprintf("web run -1 (pid %d, started %s): 1 match of 8 lines, 3 shown\n",
 			web.PID, web.StartedAt.UTC().Format(time.RFC3339))
 		if !strings.HasPrefix(txt, header) {
@@ -57,23 +57,23 @@ func TestSearchLogsAndStatusOnCommandProcesses(t *testing.T) {
 		}
 	})
 	t.Run("groups are separated by --", func(t *testing.T) {
-		_, txt := callOK[searchOutput](t, cs, "search_logs", map[string]any{"process": "web", "pattern": "^line [15]$"})
+		_, txt := callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "web", "pattern": "^line [15]$"})
 		if !strings.Contains(txt, " * line 1\n--\n") || !strings.Contains(txt, " * line 5\n") {
 			t.Errorf("want two groups separated by --:\n%s", txt)
 		}
 	})
 	t.Run("stderr lines are marked", func(t *testing.T) {
-		out, _ := callOK[searchOutput](t, cs, "search_logs", map[string]any{"process": "web", "pattern": "^two$"})
+		out, _ := callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "web", "pattern": "^two$"})
 		if len(out.Lines) != 1 || out.Lines[0].Stream != actors.Stderr {
 			t.Errorf("lines = %+v, want one stderr line", out.Lines)
 		}
 	})
 	t.Run("tail and head", func(t *testing.T) {
-		out, _ := callOK[searchOutput](t, cs, "search_logs", map[string]any{"process": "web", "tail": 2, "head": 5})
+		out, _ := callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "web", "tail": 2, "head": 5})
 		if got := texts(out.Lines); !slices.Equal(got, []string{"done", "two"}) {
 			t.Errorf("tail 2 = %q", got)
 		}
-		out, txt := callOK[searchOutput](t, cs, "search_logs", map[string]any{"process": "worker", "head": 1, "index": 0})
+		out, txt := callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "worker", "head": 1, "index": 0})
 		if got := texts(out.Lines); !slices.Equal(got, []string{"working"}) || out.Run.Index != -1 {
 			t.Errorf("head 1 of index 0 = %q (run %+v)", got, out.Run)
 		}
@@ -82,7 +82,7 @@ func TestSearchLogsAndStatusOnCommandProcesses(t *testing.T) {
 		}
 	})
 	t.Run("get_status", func(t *testing.T) {
-		out, txt := callOK[statusOutput](t, cs, "get_status", nil)
+		out, txt := callOK[StatusOutput](t, cs, "get_status", nil)
 		if out.Mode != "release" || out.ReleaseSwitchAt != nil || out.ModeSince.IsZero() {
 			t.Errorf("mode %q since %v switch %v, want release, null", out.Mode, out.ModeSince, out.ReleaseSwitchAt)
 		}
@@ -169,7 +169,7 @@ func TestBadInputIsAToolErrorSayingWhatIsValid(t *testing.T) {
 		})
 	}
 	// The session and the server are still fine.
-	if out, _ := callOK[statusOutput](t, cs, "get_status", map[string]any{}); len(out.Processes) != 2 {
+	if out, _ := callOK[StatusOutput](t, cs, "get_status", map[string]any{}); len(out.Processes) != 2 {
 		t.Errorf("status after bad input: %+v", out)
 	}
 }
@@ -183,11 +183,11 @@ command = ["sh", "-c", "echo started $$; sleep 1000"]
 	first := b.waitRunning("app", "^started ", 20*time.Second)
 	cs := b.session(nil)
 
-	_, txt := callOK[searchOutput](t, cs, "search_logs", map[string]any{"pattern": "started"})
+	_, txt := callOK[SearchOutput](t, cs, "search_logs", map[string]any{"pattern": "started"})
 	if !strings.HasPrefix(txt, fmt.Sprintf("app run -1 (pid %d, ", first.PID)) {
 		t.Errorf("header %q, want app run -1 with pid %d", firstLine(txt), first.PID)
 	}
-	r, txt := callOK[restartOutput](t, cs, "restart", map[string]any{})
+	r, txt := callOK[RestartOutput](t, cs, "restart", map[string]any{})
 	if r.Process != "app" || r.Mode != "dev" || r.PID == 0 || r.PID == first.PID {
 		t.Fatalf("restart = %+v, want app in dev with a new pid (old %d)", r, first.PID)
 	}
@@ -195,13 +195,13 @@ command = ["sh", "-c", "echo started $$; sleep 1000"]
 		t.Errorf("restart text %q lacks the new pid", txt)
 	}
 	b.waitRunning("app", fmt.Sprintf("^started %d$", r.PID), 10*time.Second)
-	prev, _ := callOK[searchOutput](t, cs, "search_logs", map[string]any{"pattern": "^started", "index": -2})
+	prev, _ := callOK[SearchOutput](t, cs, "search_logs", map[string]any{"pattern": "^started", "index": -2})
 	if prev.Run.PID != first.PID || prev.Run.Index != -2 || prev.RunsKept != 2 || len(prev.Lines) != 1 ||
 		prev.Lines[0].Text != fmt.Sprintf("started %d", first.PID) {
 		t.Errorf("index -2 = %+v, want the first run (pid %d)", prev, first.PID)
 	}
-	oldest, _ := callOK[searchOutput](t, cs, "search_logs", map[string]any{"index": 0})
-	newest, _ := callOK[searchOutput](t, cs, "search_logs", map[string]any{})
+	oldest, _ := callOK[SearchOutput](t, cs, "search_logs", map[string]any{"index": 0})
+	newest, _ := callOK[SearchOutput](t, cs, "search_logs", map[string]any{})
 	if oldest.Run.PID != first.PID || newest.Run.PID != r.PID {
 		t.Errorf("index 0 pid %d, default index pid %d; want %d and %d", oldest.Run.PID, newest.Run.PID, first.PID, r.PID)
 	}
@@ -228,7 +228,7 @@ build = ["sh", "-c", "echo compiling; sleep 1; echo built"]
 	}
 
 	began := time.Now()
-	callOK[restartOutput](t, cs, "restart", map[string]any{"process": "app"})
+	callOK[RestartOutput](t, cs, "restart", map[string]any{"process": "app"})
 	after := mode()
 	if after.Mode != "dev" {
 		t.Fatalf("mode %q after restart, want dev", after.Mode)
@@ -237,7 +237,7 @@ build = ["sh", "-c", "echo compiling; sleep 1; echo built"]
 	if last := after.ReleaseSwitchAt.Add(-time.Hour); last.Sub(began) < time.Second {
 		t.Errorf("last activity %v after the call began, want >= 1s (the end of the build)", last.Sub(began))
 	}
-	st, _ := callOK[statusOutput](t, cs, "get_status", nil)
+	st, _ := callOK[StatusOutput](t, cs, "get_status", nil)
 	if st.Mode != "dev" || st.ReleaseSwitchAt == nil {
 		t.Errorf("get_status mode %q switch %v, want dev and a time", st.Mode, st.ReleaseSwitchAt)
 	}
@@ -280,31 +280,31 @@ command = ["sh", "-c", "i=0; while [ $i -lt 400 ]; do printf '%01000d\n' $i; i=$
 	b.waitRunning("wide", "^end$", 20*time.Second)
 	cs := b.session(nil)
 
-	out, txt := callOK[searchOutput](t, cs, "search_logs", map[string]any{"process": "many"})
+	out, txt := callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "many"})
 	if !out.Truncated || len(out.Lines) != maxResultLines || out.Lines[0].Text != "1" || out.Lines[len(out.Lines)-1].Text != "2000" {
 		t.Errorf("no tail: truncated %v, %d lines; want the first %d", out.Truncated, len(out.Lines), maxResultLines)
 	}
 	if !strings.Contains(txt, "[truncated: only the first 2000 of 3000 selected lines are shown") {
 		t.Errorf("text does not say it was capped: ...%s", txt[max(0, len(txt)-300):])
 	}
-	out, txt = callOK[searchOutput](t, cs, "search_logs", map[string]any{"process": "many", "tail": 2500})
+	out, txt = callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "many", "tail": 2500})
 	if !out.Truncated || len(out.Lines) != maxResultLines || out.Lines[len(out.Lines)-1].Text != "3000" {
 		t.Errorf("tail: truncated %v, %d lines; want the last %d", out.Truncated, len(out.Lines), maxResultLines)
 	}
 	if !strings.Contains(txt, "only the last 2000 of 2500 selected lines") {
 		t.Errorf("tail text does not say it was capped")
 	}
-	out, txt = callOK[searchOutput](t, cs, "search_logs", map[string]any{"process": "wide"})
+	out, txt = callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "wide"})
 	if !out.Truncated || len(out.Lines) >= 400 || len(txt) > maxResultBytes+4096 {
 		t.Errorf("wide: truncated %v, %d lines, %d bytes of text; want under %d KiB", out.Truncated, len(out.Lines), len(txt), maxResultBytes>>10)
 	}
-	out, _ = callOK[searchOutput](t, cs, "search_logs", map[string]any{"process": "many", "pattern": "^2999$", "context_lines": 1})
+	out, _ = callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "many", "pattern": "^2999$", "context_lines": 1})
 	if out.Truncated || len(out.Lines) != 3 {
 		t.Errorf("a small selection of a big run: %d lines, truncated %v", len(out.Lines), out.Truncated)
 	}
 }
 
-func texts(lines []lineOut) []string {
+func texts(lines []LineOut) []string {
 	var out []string
 	for _, l := range lines {
 		out = append(out, l.Text)
@@ -339,15 +339,15 @@ command = ["sleep", "1000"]
 		}
 		return m.ReleaseSwitchAt
 	}
-	callOK[restartOutput](t, cs, "restart", map[string]any{"process": "app"})
+	callOK[RestartOutput](t, cs, "restart", map[string]any{"process": "app"})
 	before := switchAt()
 	waitFor(t, time.Second, "the clock to move", func() bool { return time.Since(before.Add(-time.Hour)) > 5*time.Millisecond })
-	callOK[statusOutput](t, cs, "get_status", nil)
-	callOK[searchOutput](t, cs, "search_logs", map[string]any{"process": "app"})
+	callOK[StatusOutput](t, cs, "get_status", nil)
+	callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "app"})
 	if now := switchAt(); !now.Equal(before) {
 		t.Errorf("the console's reads moved the release switch from %v to %v", before, now)
 	}
-	callOK[restartOutput](t, cs, "restart", map[string]any{"process": "app"})
+	callOK[RestartOutput](t, cs, "restart", map[string]any{"process": "app"})
 	if now := switchAt(); !now.After(before) {
 		t.Errorf("the console's restart did not count as activity: switch still %v", now)
 	}

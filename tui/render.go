@@ -9,6 +9,8 @@ import (
 
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
+
+	"bpm/mcp"
 )
 
 type level int
@@ -255,12 +257,12 @@ func (c *Console) renderOutputTitle() {
 	c.ui.output.SetTitle(" " + title + " ")
 }
 
-func buildText(b build) string {
+func buildText(b mcp.BuildStatus) string {
 	switch b.State {
 	case "":
 		return "-"
 	case "running":
-		return "[yellow]running[-] (" + b.Mode + ")"
+		return "[yellow]running[-] (" + string(b.Mode) + ")"
 	case "failed":
 		return fmt.Sprintf("[red]failed[-] (%s, %.1fs): %s", b.Mode, b.Seconds, escape(firstLine(b.Error)))
 	}

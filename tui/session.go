@@ -141,64 +141,15 @@ func resultText(res *sdk.CallToolResult) string {
 	return strings.TrimRight(strings.Join(parts, "\n"), "\n")
 }
 
-// The results of bpm's tools, as docs/mcp.md describes them; only the fields
-// the console shows.
-
-type status struct {
-	Mode            string     `json:"mode"`
-	ModeSince       time.Time  `json:"mode_since"`
-	ReleaseSwitchAt *time.Time `json:"release_switch_at"`
-	Processes       []process  `json:"processes"`
-}
-
-type process struct {
-	Name          string     `json:"name"`
-	Type          string     `json:"type"`
-	State         string     `json:"state"`
-	PID           int        `json:"pid"`
-	UptimeSeconds float64    `json:"uptime_seconds"`
-	Restarts      int        `json:"restarts"`
-	Crashes       int        `json:"crashes"`
-	LastExit      string     `json:"last_exit"`
-	NextRestartAt *time.Time `json:"next_restart_at"`
-	Build         build      `json:"build"`
-	Events        []event    `json:"events"`
-}
-
-type build struct {
-	State   string  `json:"state"`
-	Mode    string  `json:"mode"`
-	Seconds float64 `json:"seconds"`
-	Error   string  `json:"error"`
-}
-
-type event struct {
-	Time    time.Time `json:"time"`
-	Kind    string    `json:"kind"`
-	Message string    `json:"message"`
-}
-
-type searchResult struct {
-	Process string `json:"process"`
-	Kind    string `json:"kind"`
-	Run     struct {
-		Index      int       `json:"index"`
-		PID        int       `json:"pid"`
-		StartedAt  time.Time `json:"started_at"`
-		TotalLines int       `json:"total_lines"`
-	} `json:"run"`
-	Matches   int    `json:"matches"`
-	Truncated bool   `json:"truncated"`
-	Lines     []line `json:"lines"`
-}
-
-type line struct {
-	N      int       `json:"n"`
-	Time   time.Time `json:"time"`
-	Stream string    `json:"stream"`
-	Text   string    `json:"text"`
-	Match  bool      `json:"match"`
-}
+// The results of bpm's tools: the server's own types, so the console decodes
+// exactly what bpm encodes.
+type (
+	status       = mcp.StatusOutput
+	process      = mcp.ProcessStatus
+	event        = mcp.Event
+	searchResult = mcp.SearchOutput
+	line         = mcp.LineOut
+)
 
 // searchArgs is the input of search_logs and search_build_log.
 type searchArgs struct {
