@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"bpm/testkit"
 )
 
 // bpmBin is the bpm binary built once for these tests.
@@ -113,38 +115,6 @@ func (b *bpmProcess) waitOutput(t *testing.T, re string, within time.Duration) [
 	}
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-}
-
-// copyTree copies a fixture directory.
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.Walk(src, func(path string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		if info.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), data, info.Mode())
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // groupMembers lists the pids whose process group is pgid.
 func groupMembers(pgid int) []int {
 	var pids []int
@@ -154,21 +124,11 @@ func groupMembers(pgid int) []int {
 		if err != nil {
 			continue
 		}
-		if g, err := syscall.Getpgid(pid); err == nil && g == pgid && alive(pid) {
+		if g, err := syscall.Getpgid(pid); err == nil && g == pgid && testkit.Alive(pid) {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
-}
-
-// alive reports whether pid is a live (not zombie) process.
-func alive(pid int) bool {
-	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return false
-	}
-	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
-	return len(fields) > 0 && fields[0] != "Z"
 }
 
 // startFamily runs bpm on a project whose processes fork: the Go fixture
@@ -177,7 +137,7 @@ func alive(pid int) bool {
 func startFamily(t *testing.T) (*bpmProcess, []int) {
 	t.Helper()
 	dir := t.TempDir()
-	copyTree(t, "testdata/goapp", filepath.Join(dir, "goapp"))
+	testkit.CopyDir(t, "testdata/goapp", filepath.Join(dir, "goapp"))
 	mcpRun := `
 [process.app]
 type = "go"
@@ -191,12 +151,12 @@ command = ["sh", "-c", "sleep 1000 & sleep 1000 & echo forked; wait"]
 	if err := os.WriteFile(filepath.Join(dir, ".mcp-run"), []byte(mcpRun), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b := startBPM(t, "--port", freePort(t), dir)
+	b := startBPM(t, "--port", strconv.Itoa(testkit.FreePort(t)), dir)
 	app, _ := strconv.Atoi(b.waitOutput(t, `\[app\] goapp started pid=(\d+)`, 2*time.Minute)[1])
 	child, _ := strconv.Atoi(b.waitOutput(t, `\[app\] child pid=(\d+)`, 10*time.Second)[1])
 	b.waitOutput(t, `\[shell\] forked`, 10*time.Second)
 	var shell int
-	waitUntil(t, 10*time.Second, "the shell's start event", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the shell's start event", func() bool {
 		m := regexp.MustCompile(`shell: started: pid (\d+)`).FindStringSubmatch(b.stderr.String())
 		if m != nil {
 			shell, _ = strconv.Atoi(m[1])
@@ -204,7 +164,7 @@ command = ["sh", "-c", "sleep 1000 & sleep 1000 & echo forked; wait"]
 		return m != nil
 	})
 	all := append(groupMembers(app), groupMembers(shell)...)
-	if len(all) < 5 || !alive(child) || !slices.Contains(all, child) {
+	if len(all) < 5 || !testkit.Alive(child) || !slices.Contains(all, child) {
 		t.Fatalf("expected app, its child, sh and two sleeps; found %v (child %d)", all, child)
 	}
 	return b, all
@@ -219,7 +179,7 @@ func TestSIGTERMStopsEveryProcessAndExitsZero(t *testing.T) {
 		t.Fatalf("exit code %d, want 0\nstderr:\n%s", code, b.stderr)
 	}
 	for _, pid := range all {
-		if alive(pid) {
+		if testkit.Alive(pid) {
 			t.Errorf("pid %d outlived bpm", pid)
 		}
 	}
@@ -247,7 +207,7 @@ func TestBadConfigExitsTwoNamingFileLineAndKey(t *testing.T) {
 	dir := t.TempDir()
 	mcpRun := "mcp_port = 3001\n\n[process.web]\ntype = \"command\"\ncommand = [\"x\"]\ncolour = \"red\"\n"
 	os.WriteFile(filepath.Join(dir, ".mcp-run"), []byte(mcpRun), 0o644)
-	for _, args := range [][]string{{"check", dir}, {"--port", freePort(t), dir}} {
+	for _, args := range [][]string{{"check", dir}, {"--port", strconv.Itoa(testkit.FreePort(t)), dir}} {
 		cmd := exec.Command(bpmBin, args...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
@@ -288,15 +248,15 @@ func TestListenSocketReachesAppThroughDirenvWithItsPid(t *testing.T) {
 	t.Setenv("XDG_DATA_HOME", filepath.Join(home, "data"))
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, "config"))
 	dir := t.TempDir()
-	copyTree(t, "testdata/goapp", filepath.Join(dir, "goapp"))
-	port := freePort(t)
+	testkit.CopyDir(t, "testdata/goapp", filepath.Join(dir, "goapp"))
+	port := strconv.Itoa(testkit.FreePort(t))
 	mcpRun := fmt.Sprintf("[process.app]\ntype = \"go\"\ndir = \"goapp\"\nlisten = \"127.0.0.1:%s\"\n", port)
 	os.WriteFile(filepath.Join(dir, ".mcp-run"), []byte(mcpRun), 0o644)
 	os.WriteFile(filepath.Join(dir, ".envrc"), []byte("export FIXTURE_ECHO=via-envrc\n"), 0o644)
 	if out, err := exec.Command("direnv", "allow", dir).CombinedOutput(); err != nil {
 		t.Fatalf("direnv allow: %v\n%s", err, out)
 	}
-	b := startBPM(t, "--port", freePort(t), dir)
+	b := startBPM(t, "--port", strconv.Itoa(testkit.FreePort(t)), dir)
 	m := b.waitOutput(t, `\[app\] goapp started pid=(\d+)`, 2*time.Minute)
 	b.waitOutput(t, `\[app\] echo=via-envrc`, 10*time.Second)
 	b.waitOutput(t, `\[app\] goapp inherited fd 3 LISTEN_PID=`+m[1]+` LISTEN_FDNAMES=app\n`, 10*time.Second)
@@ -370,24 +330,12 @@ func TestNoProcessOutlivesBPMKilledWithSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.wait(t, 10*time.Second)
-	waitUntil(t, 10*time.Second, "every descendant to die", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "every descendant to die", func() bool {
 		for _, pid := range all {
-			if alive(pid) {
+			if testkit.Alive(pid) {
 				return false
 			}
 		}
 		return true
 	})
-}
-
-// waitUntil polls cond every 20ms, failing the test after within.
-func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

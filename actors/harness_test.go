@@ -3,19 +3,14 @@ package actors
 import (
 	"bytes"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"bpm/config"
+	"bpm/testkit"
 )
 
 // lockedBuffer is a bytes.Buffer safe to read from the test while the
@@ -46,51 +41,6 @@ type bpmHarness struct {
 	sup    *actor.PID
 	stdout *lockedBuffer
 	stderr *lockedBuffer
-}
-
-// repoPath is a path relative to the repository root.
-func repoPath(t testing.TB, rel string) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", rel)
-}
-
-// copyDir copies the fixture at repo-relative src into dst, skipping build output.
-func copyDir(t testing.TB, src, dst string) {
-	t.Helper()
-	src = repoPath(t, src)
-	err := filepath.Walk(src, func(path string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		if info.IsDir() && (info.Name() == "target" || info.Name() == "node_modules" || info.Name() == ".bpm") {
-			return filepath.SkipDir
-		}
-		target := filepath.Join(dst, rel)
-		if info.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, info.Mode())
-	})
-	if err != nil {
-		t.Fatalf("copy %s: %v", src, err)
-	}
-}
-
-// newProject writes a .mcp-run into a temp dir (fixtures are copied there by
-// the caller) and returns the dir.
-func newProject(t testing.TB, mcpRun string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, config.FileName), []byte(mcpRun), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
 }
 
 // startHarness loads dir's config and starts the actor tree on it.
@@ -167,7 +117,7 @@ func (h *bpmHarness) restart(name string) RestartReply {
 func (h *bpmHarness) waitState(name, state string, within time.Duration) ProcessStatus {
 	h.t.Helper()
 	var last ProcessStatus
-	waitFor(h.t, within, "process "+name+" in state "+state, func() bool {
+	testkit.WaitFor(h.t, within, "process "+name+" in state "+state, func() bool {
 		last = h.proc(name)
 		return last.State == state
 	})
@@ -178,45 +128,4 @@ func (h *bpmHarness) waitState(name, state string, within time.Duration) Process
 func (h *bpmHarness) logHas(name string, kind LogKind, pattern string) bool {
 	r := h.search(name, SearchRequest{Kind: kind, Pattern: pattern, Index: -1})
 	return r.Err == nil && r.Matches > 0
-}
-
-// waitFor polls cond every 20ms until it holds, failing the test after within.
-func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		<-tick.C
-	}
-}
-
-// alive reports whether pid is a live (not zombie) process.
-func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return false
-	}
-	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
-	return len(fields) > 0 && fields[0] != "Z"
-}
-
-// need skips the test when a tool it runs is missing outside CI; in CI a
-// missing tool fails the test, since .ci/run installs them all.
-func need(t testing.TB, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is required in CI: %v", tool, err)
-			}
-			t.Skipf("%s not installed", tool)
-		}
-	}
 }

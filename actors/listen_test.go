@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"bpm/config"
+	"bpm/testkit"
 )
 
 // eventKinds lists the kinds of a process's events, oldest first.
@@ -48,12 +49,12 @@ command = ["node", "server.js"]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			need(t, tt.tools...)
-			port := freePort(t)
+			testkit.Need(t, tt.tools...)
+			port := testkit.FreePort(t)
 			dir := t.TempDir()
-			copyDir(t, tt.fixture, dir)
+			testkit.CopyDir(t, tt.fixture, dir)
 			os.Remove(filepath.Join(dir, config.FileName)) // the example's own; this test writes its
-			writeFile(t, filepath.Join(dir, config.FileName), fmt.Sprintf("[process.app]\n%s\nlisten = \"127.0.0.1:%d\"\n", tt.proc, port))
+			testkit.WriteFile(t, filepath.Join(dir, config.FileName), fmt.Sprintf("[process.app]\n%s\nlisten = \"127.0.0.1:%d\"\n", tt.proc, port))
 			h := startHarness(t, dir, nil)
 			old := h.waitState("app", StateRunning, 3*time.Minute)
 			url := fmt.Sprintf("http://127.0.0.1:%d/", port)
@@ -85,10 +86,10 @@ command = ["node", "server.js"]`},
 			if st.PID != r.PID || r.PID == old.PID {
 				t.Errorf("serving pid %d, restart said %d, old %d", st.PID, r.PID, old.PID)
 			}
-			waitFor(t, 10*time.Second, "the old run to stop", func() bool {
+			testkit.WaitFor(t, 10*time.Second, "the old run to stop", func() bool {
 				return hasInOrder(eventKinds(h.proc("app")), "new_run_started", "ready", "old_run_stopped")
 			})
-			if alive(old.PID) {
+			if testkit.Alive(old.PID) {
 				t.Errorf("old run %d still alive", old.PID)
 			}
 		})
@@ -99,28 +100,21 @@ command = ["node", "server.js"]`},
 // test decides what the next run will be.
 func nodeSwapProject(t *testing.T, extra string) (dir string, port int) {
 	t.Helper()
-	need(t, "node")
-	port = freePort(t)
-	dir = newProject(t, fmt.Sprintf(`
+	testkit.Need(t, "node")
+	port = testkit.FreePort(t)
+	dir = testkit.NewProject(t, fmt.Sprintf(`
 [process.app]
 type = "command"
 build = ["cp", "next.js", "app.js"]
 command = ["node", "app.js"]
 listen = "127.0.0.1:%d"
 %s`, port, extra))
-	server, err := os.ReadFile(repoPath(t, "testdata/nodeapp/server.js"))
+	server, err := os.ReadFile(testkit.RepoPath("testdata/nodeapp/server.js"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(dir, "next.js"), string(server))
+	testkit.WriteFile(t, filepath.Join(dir, "next.js"), string(server))
 	return dir, port
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestListenRollsBackWhenNewRunExitsAtStart(t *testing.T) {
@@ -132,7 +126,7 @@ log = "^nodeapp started"
 `)
 	h := startHarness(t, dir, nil)
 	old := h.waitState("app", StateRunning, 30*time.Second)
-	writeFile(t, filepath.Join(dir, "next.js"), "console.error('broken start'); process.exit(3);\n")
+	testkit.WriteFile(t, filepath.Join(dir, "next.js"), "console.error('broken start'); process.exit(3);\n")
 
 	r := h.restart("app")
 	if r.Err == nil {
@@ -143,7 +137,7 @@ log = "^nodeapp started"
 			t.Errorf("restart error lacks %q: %v", want, r.Err)
 		}
 	}
-	if body := get(fmt.Sprintf("http://127.0.0.1:%d/", port)); body != fmt.Sprintf("pid=%d\n", old.PID) {
+	if body := testkit.Get(fmt.Sprintf("http://127.0.0.1:%d/", port)); body != fmt.Sprintf("pid=%d\n", old.PID) {
 		t.Errorf("after the rollback the socket answers %q, want the old pid %d", body, old.PID)
 	}
 	st := h.proc("app")
@@ -161,7 +155,7 @@ timeout_seconds = 1
 	h := startHarness(t, dir, nil)
 	old := h.waitState("app", StateRunning, 30*time.Second)
 	// Alive, holding the socket, but never ready.
-	writeFile(t, filepath.Join(dir, "next.js"), "console.log('warming up forever'); setInterval(() => {}, 1000);\n")
+	testkit.WriteFile(t, filepath.Join(dir, "next.js"), "console.log('warming up forever'); setInterval(() => {}, 1000);\n")
 
 	start := time.Now()
 	r := h.restart("app")
@@ -184,8 +178,8 @@ timeout_seconds = 1
 	if newPID == 0 {
 		t.Fatalf("no new_run_started event: %+v", st.Events)
 	}
-	waitFor(t, 10*time.Second, "the unready run to be stopped", func() bool { return !alive(newPID) })
-	if body := get(fmt.Sprintf("http://127.0.0.1:%d/", port)); body != fmt.Sprintf("pid=%d\n", old.PID) {
+	testkit.WaitFor(t, 10*time.Second, "the unready run to be stopped", func() bool { return !testkit.Alive(newPID) })
+	if body := testkit.Get(fmt.Sprintf("http://127.0.0.1:%d/", port)); body != fmt.Sprintf("pid=%d\n", old.PID) {
 		t.Errorf("socket answers %q, want the old pid %d", body, old.PID)
 	}
 	if st := h.proc("app"); st.PID != old.PID || !hasInOrder(eventKinds(st), "new_run_started", "ready_timeout", "rolled_back") {

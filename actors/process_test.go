@@ -2,9 +2,6 @@ package actors
 
 import (
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,34 +9,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"bpm/testkit"
 )
 
-// freePort returns a loopback port nobody listens on right now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// get fetches url and returns the body, or "" when the request failed.
-func get(url string) string {
-	c := &http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
-}
-
 func TestRustAndNpmProjectsBuildRunAndLog(t *testing.T) {
-	need(t, "cargo", "npm", "node")
-	dir := newProject(t, `
+	testkit.Need(t, "cargo", "npm", "node")
+	dir := testkit.NewProject(t, `
 [process.rust]
 type = "rust"
 dir = "rust"
@@ -50,8 +26,8 @@ type = "npm"
 dir = "node"
 command = ["npm", "start"]
 `)
-	copyDir(t, "testdata/rustapp", filepath.Join(dir, "rust"))
-	copyDir(t, "testdata/nodeapp", filepath.Join(dir, "node"))
+	testkit.CopyDir(t, "testdata/rustapp", filepath.Join(dir, "rust"))
+	testkit.CopyDir(t, "testdata/nodeapp", filepath.Join(dir, "node"))
 	h := startHarness(t, dir, nil)
 
 	rust := h.waitState("rust", StateRunning, 3*time.Minute)
@@ -59,7 +35,7 @@ command = ["npm", "start"]
 	if rust.Mode != "release" || rust.Build.State != "ok" {
 		t.Errorf("rust: mode %q build %+v, want a good release build", rust.Mode, rust.Build)
 	}
-	waitFor(t, 10*time.Second, "fixture output in the ring buffers", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "fixture output in the ring buffers", func() bool {
 		return h.logHas("rust", KindRun, `^rustapp started pid=\d+ mode=release$`) &&
 			h.logHas("rust", KindRun, `^echo=from-config$`) &&
 			h.logHas("web", KindRun, `^nodeapp started pid=\d+`)
@@ -70,7 +46,7 @@ command = ["npm", "start"]
 	if r := h.search("web", SearchRequest{Kind: KindBuild, Index: -1}); r.Err == nil {
 		t.Errorf("npm has no build, but its build log has %d lines", len(r.Lines))
 	}
-	waitFor(t, 5*time.Second, "prefixed pass-through", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "prefixed pass-through", func() bool {
 		out, errOut := h.stdout.String(), h.stderr.String()
 		return strings.Contains(out, fmt.Sprintf("[rust] rustapp started pid=%d mode=release\n", rust.PID)) &&
 			strings.Contains(errOut, "[rust] rustapp stderr hello\n") &&
@@ -80,13 +56,13 @@ command = ["npm", "start"]
 	if strings.Contains(h.stdout.String(), `"reason":"compiler-artifact"`) {
 		t.Errorf("cargo's JSON messages leaked into the output")
 	}
-	if !alive(web.PID) || !alive(rust.PID) {
+	if !testkit.Alive(web.PID) || !testkit.Alive(rust.PID) {
 		t.Errorf("runs not alive: rust %d web %d", rust.PID, web.PID)
 	}
 }
 
 func TestSIGKILLedRunRestartsAfterReleaseBackoff(t *testing.T) {
-	dir := newProject(t, `
+	dir := testkit.NewProject(t, `
 [process.app]
 type = "command"
 command = ["sleep", "1000"]
@@ -105,7 +81,7 @@ command = ["sleep", "1000"]
 		t.Errorf("crashes %d, last exit %q; want 1 and a kill", st.Crashes, st.LastExit)
 	}
 	var second ProcessStatus
-	waitFor(t, 10*time.Second, "a new run", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "a new run", func() bool {
 		second = h.proc("app")
 		return second.PID != 0 && second.PID != first.PID
 	})
@@ -118,7 +94,7 @@ command = ["sleep", "1000"]
 }
 
 func TestSIGKILLedRunRestartsAfterDevWaitInDevMode(t *testing.T) {
-	dir := newProject(t, `
+	dir := testkit.NewProject(t, `
 dev_crash_wait_seconds = 1.5
 release_crash_backoff_initial_seconds = 0.1
 
@@ -140,7 +116,7 @@ command = ["sleep", "1000"]
 	if wait := st.NextRestartAt.Sub(killed); wait < 1300*time.Millisecond || wait > 2*time.Second {
 		t.Errorf("next restart %v after the kill, want the 1.5s dev wait", wait)
 	}
-	waitFor(t, 10*time.Second, "a new run", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "a new run", func() bool {
 		p := h.proc("app")
 		return p.PID != 0 && p.PID != r.PID
 	})
@@ -152,7 +128,7 @@ command = ["sleep", "1000"]
 // The crash backoff grows by 1.5 per crash up to the cap and starts over
 // after a run that stayed up 60 s; the fake clock stands in for the waits.
 func TestReleaseBackoffCurveWithInjectedClock(t *testing.T) {
-	dir := newProject(t, `
+	dir := testkit.NewProject(t, `
 release_crash_backoff_initial_seconds = 2
 release_crash_backoff_max_seconds = 7
 
@@ -194,7 +170,7 @@ command = ["sh", "-c", "while [ ! -e crash ]; do sleep 0.01; done; rm crash; exi
 		tm.fire()
 	}
 	// A run that stays up 60 s resets the series.
-	waitFor(t, 5*time.Second, "the run after the last wait", func() bool { return h.proc("app").PID != 0 })
+	testkit.WaitFor(t, 5*time.Second, "the run after the last wait", func() bool { return h.proc("app").PID != 0 })
 	clock.advance(61 * time.Second)
 	crash()
 	if tm := nextRetry(); tm.d != 2*time.Second {
@@ -203,15 +179,15 @@ command = ["sh", "-c", "while [ ! -e crash ]; do sleep 0.01; done; rm crash; exi
 }
 
 func TestRestartBuildsWhileOldRunServes(t *testing.T) {
-	need(t, "node")
-	port := freePort(t)
-	dir := newProject(t, fmt.Sprintf(`
+	testkit.Need(t, "node")
+	port := testkit.FreePort(t)
+	dir := testkit.NewProject(t, fmt.Sprintf(`
 [process.web]
 type = "command"
 build = ["sh", "-c", "while [ ! -e gate ]; do sleep 0.01; done; echo built"]
 command = ["node", %q]
 env = { FIXTURE_LISTEN = "127.0.0.1:%d" }
-`, repoPath(t, "testdata/nodeapp/server.js"), port))
+`, testkit.RepoPath("testdata/nodeapp/server.js"), port))
 	gate := filepath.Join(dir, "gate")
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -219,14 +195,14 @@ env = { FIXTURE_LISTEN = "127.0.0.1:%d" }
 	h := startHarness(t, dir, nil)
 	old := h.waitState("web", StateRunning, 20*time.Second)
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
-	waitFor(t, 5*time.Second, "the old run serving", func() bool { return get(url) == fmt.Sprintf("pid=%d\n", old.PID) })
+	testkit.WaitFor(t, 5*time.Second, "the old run serving", func() bool { return testkit.Get(url) == fmt.Sprintf("pid=%d\n", old.PID) })
 
 	os.Remove(gate)
 	replies := make(chan RestartReply, 1)
 	go func() { replies <- h.restart("web") }()
-	waitFor(t, 5*time.Second, "the build to start", func() bool { return h.proc("web").Build.State == "running" })
+	testkit.WaitFor(t, 5*time.Second, "the build to start", func() bool { return h.proc("web").Build.State == "running" })
 	for i := range 20 {
-		if body := get(url); body != fmt.Sprintf("pid=%d\n", old.PID) {
+		if body := testkit.Get(url); body != fmt.Sprintf("pid=%d\n", old.PID) {
 			t.Fatalf("request %d during the build got %q, want the old run's pid %d", i, body, old.PID)
 		}
 	}
@@ -240,22 +216,22 @@ env = { FIXTURE_LISTEN = "127.0.0.1:%d" }
 	if r.Err != nil || r.PID == old.PID || r.Mode != "dev" {
 		t.Fatalf("restart reply %+v, want a new pid in dev mode", r)
 	}
-	waitFor(t, 5*time.Second, "the new run serving", func() bool { return get(url) == fmt.Sprintf("pid=%d\n", r.PID) })
+	testkit.WaitFor(t, 5*time.Second, "the new run serving", func() bool { return testkit.Get(url) == fmt.Sprintf("pid=%d\n", r.PID) })
 	if st := h.proc("web"); st.Restarts != 1 || st.Crashes != 0 {
 		t.Errorf("after one restart: restarts %d crashes %d, want 1 and 0", st.Restarts, st.Crashes)
 	}
-	if alive(old.PID) {
+	if testkit.Alive(old.PID) {
 		t.Errorf("old run %d still alive after the swap", old.PID)
 	}
 }
 
 func TestBrokenBuildKeepsOldRunServing(t *testing.T) {
-	need(t, "cargo")
-	dir := newProject(t, `
+	testkit.Need(t, "cargo")
+	dir := testkit.NewProject(t, `
 [process.app]
 type = "rust"
 `)
-	copyDir(t, "testdata/rustapp", dir)
+	testkit.CopyDir(t, "testdata/rustapp", dir)
 	h := startHarness(t, dir, nil)
 	old := h.waitState("app", StateRunning, 3*time.Minute)
 	broken := "fn main() { let x: u32 = \"not a number\"; }\n"
@@ -273,9 +249,9 @@ type = "rust"
 		}
 	}
 	st := h.proc("app")
-	if st.PID != old.PID || st.State != StateRunning || !alive(old.PID) {
+	if st.PID != old.PID || st.State != StateRunning || !testkit.Alive(old.PID) {
 		t.Errorf("after the failed build: pid %d state %s alive %v, want old pid %d running",
-			st.PID, st.State, alive(old.PID), old.PID)
+			st.PID, st.State, testkit.Alive(old.PID), old.PID)
 	}
 	if st.Build.State != "failed" {
 		t.Errorf("build state %q, want failed", st.Build.State)
@@ -283,7 +259,7 @@ type = "rust"
 }
 
 func TestConcurrentRestartsCoalesceIntoAtMostTwoBuilds(t *testing.T) {
-	dir := newProject(t, `
+	dir := testkit.NewProject(t, `
 [process.app]
 type = "command"
 build = ["sleep", "0.3"]
@@ -317,7 +293,7 @@ command = ["sleep", "1000"]
 	final := h.proc("app")
 	var living []int
 	for pid := range pids {
-		if alive(pid) {
+		if testkit.Alive(pid) {
 			living = append(living, pid)
 		}
 	}
@@ -327,14 +303,14 @@ command = ["sleep", "1000"]
 }
 
 func TestModeClockSwitchesBackToReleaseAndRebuilds(t *testing.T) {
-	need(t, "cargo")
-	dir := newProject(t, `
+	testkit.Need(t, "cargo")
+	dir := testkit.NewProject(t, `
 dev_timeout_hours = 0.002
 
 [process.app]
 type = "rust"
 `)
-	copyDir(t, "testdata/rustapp", dir)
+	testkit.CopyDir(t, "testdata/rustapp", dir)
 	h := startHarness(t, dir, nil)
 	h.waitState("app", StateRunning, 3*time.Minute)
 	r := h.restart("app")
@@ -344,9 +320,9 @@ type = "rust"
 	if st := h.status(); st.Mode != "dev" || st.ReleaseSwitchAt.IsZero() {
 		t.Fatalf("after restart: mode %s release switch %v, want dev with a switch time", st.Mode, st.ReleaseSwitchAt)
 	}
-	waitFor(t, 5*time.Second, "the dev run's output", func() bool { return h.logHas("app", KindRun, `mode=debug$`) })
+	testkit.WaitFor(t, 5*time.Second, "the dev run's output", func() bool { return h.logHas("app", KindRun, `mode=debug$`) })
 	var st StatusReply
-	waitFor(t, 3*time.Minute, "release mode with a release build running", func() bool {
+	testkit.WaitFor(t, 3*time.Minute, "release mode with a release build running", func() bool {
 		st = h.status()
 		p := st.Processes[0]
 		return st.Mode == "release" && p.Mode == "release" && p.State == StateRunning && p.PID != r.PID
@@ -354,14 +330,14 @@ type = "rust"
 	if !st.ReleaseSwitchAt.IsZero() {
 		t.Errorf("release mode still reports a switch time %v", st.ReleaseSwitchAt)
 	}
-	waitFor(t, 5*time.Second, "the release run's output", func() bool { return h.logHas("app", KindRun, `mode=release$`) })
+	testkit.WaitFor(t, 5*time.Second, "the release run's output", func() bool { return h.logHas("app", KindRun, `mode=release$`) })
 	if !h.logHas("app", KindBuild, `build release finished`) {
 		t.Errorf("newest build is not a release build")
 	}
 }
 
 func TestBuildFailureAtStartLeavesBuildFailedUntilARestartBuilds(t *testing.T) {
-	dir := newProject(t, `
+	dir := testkit.NewProject(t, `
 [process.app]
 type = "command"
 build = ["sh", "-c", "test -e fixed || { echo 'error: not fixed yet' >&2; exit 1; }"]

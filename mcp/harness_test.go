@@ -5,10 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +14,7 @@ import (
 
 	"bpm/actors"
 	"bpm/config"
+	"bpm/testkit"
 )
 
 // bpmServer is a real actor tree on a temp project with the MCP handler
@@ -59,63 +56,6 @@ func startBPM(t *testing.T, dir string, opts Options) *bpmServer {
 	return b
 }
 
-// newProject writes mcpRun as the .mcp-run of a new temp dir and returns it.
-func newProject(t *testing.T, mcpRun string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, config.FileName), []byte(mcpRun), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// repoPath is a path relative to the repository root.
-func repoPath(rel string) string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", rel)
-}
-
-// copyDir copies the fixture at repo-relative src into dst, skipping build output.
-func copyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	src = repoPath(src)
-	err := filepath.Walk(src, func(path string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		if info.IsDir() && (info.Name() == "target" || info.Name() == "node_modules" || info.Name() == ".bpm") {
-			return filepath.SkipDir
-		}
-		target := filepath.Join(dst, rel)
-		if info.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, info.Mode())
-	})
-	if err != nil {
-		t.Fatalf("copy %s: %v", src, err)
-	}
-}
-
-// need skips the test when a tool is missing outside CI and fails it in CI,
-// where .ci/run installs every tool.
-func need(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is required in CI: %v", tool, err)
-			}
-			t.Skipf("%s not installed", tool)
-		}
-	}
-}
-
 // status asks the actors directly (not through MCP, so it is no activity).
 func (b *bpmServer) status() actors.StatusReply {
 	b.t.Helper()
@@ -145,7 +85,7 @@ func (b *bpmServer) proc(name string) actors.ProcessStatus {
 func (b *bpmServer) waitRunning(name, pattern string, within time.Duration) actors.ProcessStatus {
 	b.t.Helper()
 	var st actors.ProcessStatus
-	waitFor(b.t, within, name+" running with output "+pattern, func() bool {
+	testkit.WaitFor(b.t, within, name+" running with output "+pattern, func() bool {
 		st = b.proc(name)
 		if st.State != actors.StateRunning || pattern == "" {
 			return st.State == actors.StateRunning
@@ -155,20 +95,6 @@ func (b *bpmServer) waitRunning(name, pattern string, within time.Duration) acto
 		return err == nil && r.Err == nil && r.Matches > 0
 	})
 	return st
-}
-
-// waitFor polls cond every 20ms until it holds, failing the test after within.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		<-tick.C
-	}
 }
 
 // headerTransport adds fixed headers to every request.

@@ -3,9 +3,6 @@ package mcp
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,18 +12,19 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"bpm/actors"
+	"bpm/testkit"
 )
 
 // rustProject copies the Rust fixture into a new project as process "rust".
 func rustProject(t *testing.T, extra string) string {
 	t.Helper()
-	need(t, "cargo")
-	dir := newProject(t, `
+	testkit.Need(t, "cargo")
+	dir := testkit.NewProject(t, `
 [process.rust]
 type = "rust"
 dir = "rust"
 `+extra)
-	copyDir(t, "testdata/rustapp", filepath.Join(dir, "rust"))
+	testkit.CopyDir(t, "testdata/rustapp", filepath.Join(dir, "rust"))
 	return dir
 }
 
@@ -70,7 +68,7 @@ func TestRestartRebuildsRustInDevModeAndStreamsBuildProgress(t *testing.T) {
 
 	// Progress: the build's lines, in order, with a growing counter.
 	var got []*sdk.ProgressNotificationParams
-	waitFor(t, 10*time.Second, "a progress notification with cargo's Compiling line", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "a progress notification with cargo's Compiling line", func() bool {
 		for {
 			select {
 			case p := <-progress:
@@ -93,12 +91,12 @@ func TestRestartRebuildsRustInDevModeAndStreamsBuildProgress(t *testing.T) {
 }
 
 func TestBrokenBuildKeepsTheOldRunServingAndReturnsCompilerErrors(t *testing.T) {
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	dir := rustProject(t, fmt.Sprintf(`env = { FIXTURE_LISTEN = "127.0.0.1:%d" }`, port))
 	b := startBPM(t, dir, Options{})
 	old := b.waitRunning("rust", `^rustapp listening`, 3*time.Minute)
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
-	if body := get(url); body != fmt.Sprintf("pid=%d\n", old.PID) {
+	if body := testkit.Get(url); body != fmt.Sprintf("pid=%d\n", old.PID) {
 		t.Fatalf("GET %s = %q before the restart", url, body)
 	}
 
@@ -127,34 +125,11 @@ func TestBrokenBuildKeepsTheOldRunServingAndReturnsCompilerErrors(t *testing.T) 
 	if p.PID != old.PID || p.State != actors.StateRunning || p.Build.State != "failed" || p.Build.Mode != "dev" {
 		t.Errorf("after the failed build: %+v", p)
 	}
-	if body := get(url); body != fmt.Sprintf("pid=%d\n", old.PID) {
+	if body := testkit.Get(url); body != fmt.Sprintf("pid=%d\n", old.PID) {
 		t.Errorf("GET %s = %q after the failed build, want the old run", url, body)
 	}
 	out, _ := callOK[SearchOutput](t, cs, "search_build_log", map[string]any{"process": "rust", "pattern": `^error\[E`})
 	if out.Matches == 0 {
 		t.Errorf("the build log has no error[E line")
 	}
-}
-
-// freePort returns a loopback port nobody listens on right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// get fetches url and returns the body, or "" when the request failed.
-func get(url string) string {
-	c := &http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return string(body)
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"bpm/testkit"
 )
 
 const sleeper = `
@@ -46,7 +48,7 @@ func do(t *testing.T, method, url, body string, header map[string]string) (*http
 }
 
 func TestNonLocalhostOriginIsRefusedOnEveryMethod(t *testing.T) {
-	b := startBPM(t, newProject(t, sleeper), Options{})
+	b := startBPM(t, testkit.NewProject(t, sleeper), Options{})
 	for _, origin := range []string{"http://evil.example", "https://evil.example:3001", "http://localhost.evil.example",
 		"http://127.0.0.1.nip.io", "null", "file://", "http://[::2]:80"} {
 		for _, method := range []string{http.MethodPost, http.MethodGet, http.MethodDelete, http.MethodOptions} {
@@ -71,7 +73,7 @@ func TestNonLocalhostOriginIsRefusedOnEveryMethod(t *testing.T) {
 }
 
 func TestNonLocalhostHostIsRefused(t *testing.T) {
-	b := startBPM(t, newProject(t, sleeper), Options{})
+	b := startBPM(t, testkit.NewProject(t, sleeper), Options{})
 	port := b.http.Listener.Addr().(*net.TCPAddr).Port
 	resp, _ := do(t, http.MethodPost, b.url, initialize, map[string]string{"Host": "evil.example:" + strconv.Itoa(port)})
 	if resp.StatusCode != http.StatusForbidden {
@@ -84,7 +86,7 @@ func TestNonLocalhostHostIsRefused(t *testing.T) {
 }
 
 func TestOnlyMCPPathIsServed(t *testing.T) {
-	b := startBPM(t, newProject(t, sleeper), Options{})
+	b := startBPM(t, testkit.NewProject(t, sleeper), Options{})
 	for _, path := range []string{"/", "/elsewhere", "/mcp/extra"} {
 		if resp, _ := do(t, http.MethodPost, b.http.URL+path, initialize, nil); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("POST %s: %d, want 404", path, resp.StatusCode)
@@ -93,7 +95,7 @@ func TestOnlyMCPPathIsServed(t *testing.T) {
 }
 
 func TestBearerTokenIsRequiredWhenConfigured(t *testing.T) {
-	b := startBPM(t, newProject(t, sleeper), Options{Token: "s3cret"})
+	b := startBPM(t, testkit.NewProject(t, sleeper), Options{Token: "s3cret"})
 	for _, tc := range []struct{ name, auth string }{
 		{"missing", ""},
 		{"wrong", "Bearer wrong"},

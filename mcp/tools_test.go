@@ -12,6 +12,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"bpm/actors"
+	"bpm/testkit"
 )
 
 // twoProcesses runs two shell processes; web writes "one", "line 1" …
@@ -28,7 +29,7 @@ command = ["sh", "-c", "echo working; sleep 1000"]
 `
 
 func TestSearchLogsAndStatusOnCommandProcesses(t *testing.T) {
-	b := startBPM(t, newProject(t, twoProcesses), Options{})
+	b := startBPM(t, testkit.NewProject(t, twoProcesses), Options{})
 	web := b.waitRunning("web", "^two$", 20*time.Second)
 	b.waitRunning("worker", "^working$", 20*time.Second)
 	cs := b.session(nil)
@@ -138,7 +139,7 @@ func TestSearchLogsAndStatusOnCommandProcesses(t *testing.T) {
 }
 
 func TestBadInputIsAToolErrorSayingWhatIsValid(t *testing.T) {
-	b := startBPM(t, newProject(t, twoProcesses), Options{})
+	b := startBPM(t, testkit.NewProject(t, twoProcesses), Options{})
 	b.waitRunning("web", "^done$", 20*time.Second)
 	cs := b.session(nil)
 	for _, tc := range []struct {
@@ -175,7 +176,7 @@ func TestBadInputIsAToolErrorSayingWhatIsValid(t *testing.T) {
 }
 
 func TestProcessMayBeOmittedWhenOnlyOneAndIndexReachesThePreviousRun(t *testing.T) {
-	b := startBPM(t, newProject(t, `
+	b := startBPM(t, testkit.NewProject(t, `
 [process.app]
 type = "command"
 command = ["sh", "-c", "echo started $$; sleep 1000"]
@@ -208,7 +209,7 @@ command = ["sh", "-c", "echo started $$; sleep 1000"]
 }
 
 func TestToolCallsAreActivityAndRestartCountsWhenItEnds(t *testing.T) {
-	b := startBPM(t, newProject(t, `
+	b := startBPM(t, testkit.NewProject(t, `
 dev_timeout_hours = 1
 
 [process.app]
@@ -253,7 +254,7 @@ build = ["sh", "-c", "echo compiling; sleep 1; echo built"]
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := mode()
-			waitFor(t, time.Second, "the clock to move", func() bool {
+			testkit.WaitFor(t, time.Second, "the clock to move", func() bool {
 				return time.Since(before.ReleaseSwitchAt.Add(-time.Hour)) > 5*time.Millisecond
 			})
 			call(t, cs, tc.tool, tc.args)
@@ -265,7 +266,7 @@ build = ["sh", "-c", "echo compiling; sleep 1; echo built"]
 }
 
 func TestSearchResultIsCapped(t *testing.T) {
-	b := startBPM(t, newProject(t, `
+	b := startBPM(t, testkit.NewProject(t, `
 log_lines = 5000
 
 [process.many]
@@ -315,7 +316,7 @@ func texts(lines []LineOut) []string {
 // bpm's own console polls every second; its reads must not keep dev mode
 // alive, while its restarts still count.
 func TestConsolePollingIsNotActivity(t *testing.T) {
-	b := startBPM(t, newProject(t, `
+	b := startBPM(t, testkit.NewProject(t, `
 dev_timeout_hours = 1
 
 [process.app]
@@ -341,7 +342,7 @@ command = ["sleep", "1000"]
 	}
 	callOK[RestartOutput](t, cs, "restart", map[string]any{"process": "app"})
 	before := switchAt()
-	waitFor(t, time.Second, "the clock to move", func() bool { return time.Since(before.Add(-time.Hour)) > 5*time.Millisecond })
+	testkit.WaitFor(t, time.Second, "the clock to move", func() bool { return time.Since(before.Add(-time.Hour)) > 5*time.Millisecond })
 	callOK[StatusOutput](t, cs, "get_status", nil)
 	callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "app"})
 	if now := switchAt(); !now.Equal(before) {

@@ -1,0 +1,135 @@
+// Package testkit holds what bpm's tests in several packages share: fixture
+// projects on disk, free loopback ports, polling with a deadline, and looks
+// at live processes. It is imported only by tests.
+package testkit
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// RepoPath is the absolute path of rel, relative to the repository root.
+func RepoPath(rel string) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", rel)
+}
+
+// CopyDir copies the repository directory rel (a fixture or an example)
+// into dst, leaving out build output (target, node_modules, .bpm).
+func CopyDir(t testing.TB, rel, dst string) {
+	t.Helper()
+	src := RepoPath(rel)
+	err := filepath.Walk(src, func(path string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		name := info.Name()
+		if info.IsDir() && (name == "target" || name == "node_modules" || name == ".bpm") {
+			return filepath.SkipDir
+		}
+		r, _ := filepath.Rel(src, path)
+		target := filepath.Join(dst, r)
+		if info.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, info.Mode())
+	})
+	if err != nil {
+		t.Fatalf("copy %s: %v", rel, err)
+	}
+}
+
+// NewProject returns a new temp dir whose .mcp-run is mcpRun.
+func NewProject(t testing.TB, mcpRun string) string {
+	t.Helper()
+	dir := t.TempDir()
+	WriteFile(t, filepath.Join(dir, ".mcp-run"), mcpRun)
+	return dir
+}
+
+// WriteFile writes content to path or fails the test.
+func WriteFile(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Need skips the test when a tool is missing outside CI, and fails it in CI,
+// where .ci/run installs every tool the tests use.
+func Need(t testing.TB, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s is required in CI: %v", tool, err)
+			}
+			t.Skipf("%s not installed", tool)
+		}
+	}
+}
+
+// FreePort returns a loopback port nobody listens on right now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// WaitFor polls cond every 20 ms until it holds, failing the test after within.
+func WaitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		<-tick.C
+	}
+}
+
+// Get fetches url and returns the body, or "" when the request failed.
+func Get(url string) string {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
+}
+
+// Alive reports whether pid is a live process (a zombie is not).
+func Alive(pid int) bool {
+	if pid <= 0 || syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	return len(fields) > 0 && fields[0] != "Z"
+}
