@@ -21,6 +21,11 @@ bench:
 tui url="http://127.0.0.1:3001/mcp":
     go run . tui {{url}}
 
+# Failed requests and the longest request during a restart under load, with
+# and without the socket hand-off (docs/zero-downtime.md).
+bench-restart:
+    go test -run '^$' -bench RestartUnderLoad -benchtime 20x ./actors/
+
 # Validate a project's .mcp-run and print the resolved plan.
 check dir=".":
     go run . check {{dir}}

@@ -178,6 +178,9 @@ func (p *Process) buildDone(ctx actor.Context, m BuildReply) {
 	if m.Err != nil {
 		p.buildStatus.State = "failed"
 		p.buildStatus.Error = m.Err.Error()
+		if len(m.ErrorLines) > 0 && m.ErrorLines[0] != p.buildStatus.Error {
+			p.buildStatus.Error += ": " + m.ErrorLines[0]
+		}
 		p.event("build_failed", m.Err.Error())
 		p.failWaiters(ctx, buildError(m, p.cur))
 		if p.cur == nil && p.state == StateBuilding {

@@ -253,8 +253,8 @@ type = "rust"
 		t.Errorf("after the failed build: pid %d state %s alive %v, want old pid %d running",
 			st.PID, st.State, testkit.Alive(old.PID), old.PID)
 	}
-	if st.Build.State != "failed" {
-		t.Errorf("build state %q, want failed", st.Build.State)
+	if st.Build.State != "failed" || !strings.Contains(st.Build.Error, "error[E0308]") {
+		t.Errorf("build %+v, want failed with the first compiler error", st.Build)
 	}
 }
 
