@@ -119,7 +119,12 @@ func serve(args []string) int {
 	slog.SetDefault(slog.New(actors.NewLogHandler(os.Stderr, slog.LevelInfo)))
 
 	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	// SIGHUP (the terminal went away) stops as cleanly as SIGINT and SIGTERM.
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	// A closed stdout must not kill bpm (and so every process): with SIGPIPE
+	// notified, writes fail with EPIPE instead. Notify, not Ignore: an ignored
+	// signal would stay ignored in every child.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 
 	// The MCP port first: a port in use fails before anything is built.
 	listener, err := mcp.Listen(cfg.MCPHost, cfg.MCPPort)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -338,4 +339,45 @@ func TestNoProcessOutlivesBPMKilledWithSIGKILL(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// bpm's output going nowhere (a closed pipe, a terminal gone) must not take
+// bpm and its processes down.
+func TestClosedStdoutDoesNotKillBPM(t *testing.T) {
+	dir := testkit.NewProject(t, "[process.talker]\ntype = \"command\"\ncommand = [\"sh\", \"-c\", \"while :; do echo chatter; sleep 0.01; done\"]\n")
+	port := strconv.Itoa(testkit.FreePort(t))
+	cmd := exec.Command(bpmBin, "--port", port, dir)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.Contains(line, "[talker] chatter") {
+		t.Fatalf("first line %q, %v", line, err)
+	}
+	stdout.Close() // bpm's next writes hit a closed pipe
+	testkit.WaitFor(t, 10*time.Second, "bpm to hit the closed pipe", func() bool {
+		return strings.Contains(stderr.String(), "talker: started") // it keeps logging to stderr
+	})
+	select {
+	case err := <-done:
+		t.Fatalf("bpm exited after its stdout closed: %v\n%s", err, stderr)
+	case <-time.After(time.Second):
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("bpm did not stop")
+	}
 }
