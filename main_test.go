@@ -381,3 +381,19 @@ func TestClosedStdoutDoesNotKillBPM(t *testing.T) {
 		t.Fatal("bpm did not stop")
 	}
 }
+
+// The Go fixture drains with the same code the example shows users, so the
+// recipe in docs/zero-downtime.md is the one the hand-off tests exercise.
+func TestGoFixtureDrainsWithTheExamplesCode(t *testing.T) {
+	example, err := os.ReadFile("examples/hello/drain.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixture, err := os.ReadFile("testdata/goapp/drain.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(example, fixture) {
+		t.Error("examples/hello/drain.go and testdata/goapp/drain.go differ; keep them the same file")
+	}
+}
