@@ -62,13 +62,11 @@ type Process struct {
 	phase        phase
 	buildID      int
 	buildRunning bool
-	buildMode    config.Mode
 	buildSeconds float64
 	buildStatus  BuildStatus
 	waiting      []*actor.PID // callers served by the build under way
 	pending      []*actor.PID // callers that asked during it: the next build
 	pendingMode  config.Mode
-	hasPending   bool
 
 	stopping    bool
 	stopWaiters []*actor.PID
@@ -137,11 +135,11 @@ func (p *Process) request(ctx actor.Context, mode config.Mode, caller *actor.PID
 		return
 	}
 	if p.phase != phaseIdle {
-		p.pending = append(p.pending, caller)
-		if !p.hasPending || mode == config.Dev {
+		// A dev request wins over a release one: someone is working.
+		if len(p.pending) == 0 || mode == config.Dev {
 			p.pendingMode = mode
 		}
-		p.hasPending = true
+		p.pending = append(p.pending, caller)
 		return
 	}
 	p.cancelRetry()
@@ -153,7 +151,6 @@ func (p *Process) startBuild(ctx actor.Context, mode config.Mode) {
 	p.phase = phaseBuilding
 	p.buildID++
 	p.buildRunning = true
-	p.buildMode = mode
 	p.buildStatus = BuildStatus{State: "running", Mode: mode, StartedAt: p.clock.Now()}
 	if p.cur == nil {
 		p.state = StateBuilding
@@ -248,10 +245,10 @@ func (p *Process) swapDone(ctx actor.Context, err error) {
 
 // nextBatch starts the build for callers that asked during the last one.
 func (p *Process) nextBatch(ctx actor.Context) {
-	if !p.hasPending || p.stopping {
+	if len(p.pending) == 0 || p.stopping {
 		return
 	}
-	p.waiting, p.pending, p.hasPending = p.pending, nil, false
+	p.waiting, p.pending = p.pending, nil
 	p.cancelRetry()
 	p.startBuild(ctx, p.pendingMode)
 }

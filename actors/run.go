@@ -280,7 +280,7 @@ func (p *Process) stop(ctx actor.Context) {
 	for _, w := range p.pending {
 		p.reply(ctx, w, fmt.Errorf("restart %s: bpm is shutting down", p.proc.Name))
 	}
-	p.pending, p.hasPending = nil, false
+	p.pending = nil
 	if p.buildRunning {
 		ctx.Send(p.build, CancelBuildRequest{})
 	}
