@@ -186,3 +186,38 @@ timeout_seconds = 1
 		t.Errorf("pid %d events %v", st.PID, eventKinds(st))
 	}
 }
+
+// A shutdown during a hand-off stops the new run too and still completes.
+func TestStopDuringHandoffStopsBothRuns(t *testing.T) {
+	dir, _ := nodeSwapProject(t, `
+[process.app.ready]
+log = "^nodeapp started"
+timeout_seconds = 60
+`)
+	h := startHarness(t, dir, nil)
+	old := h.waitState("app", StateRunning, 30*time.Second)
+	// The next run holds the socket but never becomes ready.
+	testkit.WriteFile(t, filepath.Join(dir, "next.js"), "console.log('warming up'); setInterval(() => {}, 1000);\n")
+	replies := make(chan RestartReply, 1)
+	go func() { replies <- h.restart("app") }()
+	var next int
+	testkit.WaitFor(t, 20*time.Second, "the new run beside the old", func() bool {
+		for _, e := range h.proc("app").Events {
+			if e.Kind == "new_run_started" {
+				fmt.Sscanf(e.Message, "pid %d", &next)
+			}
+		}
+		return next != 0
+	})
+	if _, err := Ask[StopReply](h.system.Root, h.sup, StopRequest{}, 20*time.Second); err != nil {
+		t.Fatalf("stop during the hand-off: %v", err)
+	}
+	if r := <-replies; r.Err == nil {
+		t.Errorf("the restart cut short by the stop succeeded: %+v", r)
+	}
+	for _, pid := range []int{old.PID, next} {
+		if testkit.Alive(pid) {
+			t.Errorf("pid %d alive after the stop", pid)
+		}
+	}
+}

@@ -201,6 +201,8 @@ func (p *Process) exited(ctx actor.Context, m runExited) {
 		return
 	}
 	delete(p.runs, m.id)
+	// During a shutdown, whichever run ends last answers the stop callers.
+	defer p.maybeStopped(ctx)
 	r.endWatch()
 	// Whatever the leader left behind in its group goes with it.
 	_ = signalGroup(r.pid, syscall.SIGKILL)
@@ -225,7 +227,6 @@ func (p *Process) exited(ctx actor.Context, m runExited) {
 		switch {
 		case p.stopping:
 			p.state = StateStopped
-			p.maybeStopped(ctx)
 		case p.phase == phaseSwapping && wasCur:
 			p.startRun(ctx)
 		case wasCur:
