@@ -301,8 +301,11 @@ func (p *Process) cancelRetry() {
 	p.nextRestartAt = time.Time{}
 }
 
+// retry starts the last good build again after a crash wait. During a build
+// it does too (the new build may fail; until it is done the old one serves),
+// but not during a swap, which starts a run of its own.
 func (p *Process) retry(ctx actor.Context, m retryDue) {
-	if m.gen != p.retryGen || p.stopping || p.cur != nil || p.phase != phaseIdle {
+	if m.gen != p.retryGen || p.stopping || p.cur != nil || p.phase == phaseSwapping {
 		return
 	}
 	p.nextRestartAt = time.Time{}

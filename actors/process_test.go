@@ -362,3 +362,41 @@ command = ["sleep", "1000"]
 		t.Errorf("after the fix: state %s pid %d, want running %d", st.State, st.PID, r.PID)
 	}
 }
+
+// A crash while a restart builds: the crash restart runs the last good build
+// meanwhile, and a failed build leaves that run serving.
+func TestCrashDuringBuildRestartsLastGoodBuild(t *testing.T) {
+	dir := testkit.NewProject(t, `
+dev_crash_wait_seconds = 0.2
+
+[process.app]
+type = "command"
+build = ["sh", "-c", "while [ ! -e gate ]; do sleep 0.01; done; test -e ok || { echo 'error: broken' >&2; exit 1; }"]
+command = ["sleep", "1000"]
+`)
+	gate, ok := filepath.Join(dir, "gate"), filepath.Join(dir, "ok")
+	testkit.WriteFile(t, gate, "")
+	testkit.WriteFile(t, ok, "")
+	h := startHarness(t, dir, nil)
+	first := h.waitState("app", StateRunning, 20*time.Second)
+	os.Remove(gate)
+	os.Remove(ok)
+	replies := make(chan RestartReply, 1)
+	go func() { replies <- h.restart("app") }()
+	testkit.WaitFor(t, 5*time.Second, "the build to start", func() bool { return h.proc("app").Build.State == "running" })
+	if err := syscall.Kill(first.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var second ProcessStatus
+	testkit.WaitFor(t, 10*time.Second, "the crash restart during the build", func() bool {
+		second = h.proc("app")
+		return second.PID != 0 && second.PID != first.PID && second.State == StateRunning
+	})
+	testkit.WriteFile(t, gate, "")
+	if r := <-replies; r.Err == nil || !strings.Contains(r.Err.Error(), "error: broken") {
+		t.Fatalf("restart with a failing build: %+v", r)
+	}
+	if st := h.proc("app"); st.PID != second.PID || st.State != StateRunning || !testkit.Alive(second.PID) {
+		t.Errorf("after the failed build: pid %d state %s; want pid %d still running", st.PID, st.State, second.PID)
+	}
+}
