@@ -400,3 +400,41 @@ command = ["sleep", "1000"]
 		t.Errorf("after the failed build: pid %d state %s; want pid %d still running", st.PID, st.State, second.PID)
 	}
 }
+
+func TestStopDuringBuildKillsTheBuild(t *testing.T) {
+	dir := testkit.NewProject(t, `
+[process.app]
+type = "command"
+build = ["sh", "-c", "test -e fast || exec sleep 1000"]
+command = ["sleep", "1000"]
+`)
+	testkit.WriteFile(t, filepath.Join(dir, "fast"), "")
+	h := startHarness(t, dir, nil)
+	run := h.waitState("app", StateRunning, 20*time.Second)
+	os.Remove(filepath.Join(dir, "fast"))
+	replies := make(chan RestartReply, 1)
+	go func() { replies <- h.restart("app") }()
+	var build int
+	testkit.WaitFor(t, 5*time.Second, "the slow build", func() bool {
+		r := h.search("app", SearchRequest{Kind: KindBuild, Index: -1})
+		if r.Err == nil && r.Runs == 2 {
+			build = r.Run.PID
+		}
+		return build != 0 && testkit.Alive(build)
+	})
+	start := time.Now()
+	if _, err := Ask[StopReply](h.system.Root, h.sup, StopRequest{}, 20*time.Second); err != nil {
+		t.Fatalf("stop during a build: %v", err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("stop took %v", took)
+	}
+	if r := <-replies; r.Err == nil {
+		t.Errorf("the restart cut short by the stop succeeded: %+v", r)
+	}
+	for _, pid := range []int{run.PID, build} {
+		if testkit.Alive(pid) {
+			t.Errorf("pid %d alive after the stop", pid)
+		}
+	}
+}
