@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -267,5 +268,44 @@ func BenchmarkSearch(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkLogActorThroughput sends lines through a logbuffer actor, as the
+// process actor does, including the write-through; ns/op is per line.
+func BenchmarkLogActorThroughput(b *testing.B) {
+	system := NewSystem()
+	defer system.Shutdown()
+	pid := system.Root.Spawn(LogBufferProps("web", 10000, 10, io.Discard, io.Discard))
+	system.Root.Send(pid, LogStart{Kind: KindRun, ID: 1})
+	m := LogAppend{Kind: KindRun, ID: 1, Stream: Stdout, Text: "GET /api/items/42 200 1.2ms", Time: time.Now()}
+	b.ReportAllocs()
+	for b.Loop() {
+		system.Root.Send(pid, m)
+	}
+	// A search is answered after every line before it: wait for it.
+	if _, err := Ask[SearchReply](system.Root, pid, SearchRequest{Tail: 1, Index: -1}, time.Minute); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkFullRingMemory reports the heap a full ring of 10,000 lines of
+// 100 bytes holds, the default log_lines per run.
+func BenchmarkFullRingMemory(b *testing.B) {
+	line := []byte(strings.Repeat("x", 100))
+	var before, after runtime.MemStats
+	for b.Loop() {
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		lb := NewLogBuffer("web", 10000, 1, io.Discard, io.Discard)
+		lb.open(LogStart{Kind: KindRun, ID: 1})
+		for range 10000 {
+			// A string of its own per line, as lines read from a pipe are.
+			lb.append(LogAppend{Kind: KindRun, ID: 1, Stream: Stdout, Text: string(line), Time: time.Now()})
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "MiB/ring")
+		runtime.KeepAlive(lb)
 	}
 }
