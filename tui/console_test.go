@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gdamore/tcell/v2"
 )
@@ -273,7 +272,7 @@ func TestQuitKeys(t *testing.T) {
 			u := startConsole(t, "http://127.0.0.1:1/mcp", Options{}, 80, 24)
 			u.waitText(within, "✗ disconnected", "connection refused")
 			u.sim.InjectKey(k.key, k.r, tcell.ModNone)
-			if err := u.wait(5 * time.Second); err != nil {
+			if err := u.wait(within); err != nil {
 				t.Fatalf("Run: %v", err)
 			}
 		})

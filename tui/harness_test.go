@@ -299,13 +299,13 @@ func (u *console) selectProcess(name string) {
 	u.t.Helper()
 	want := "Process Details: " + name + " "
 	for range 10 {
-		screen := u.waitMatch(10*time.Second, `Process Details: \S+ `)
+		screen := u.waitMatch(within, `Process Details: \S+ `)
 		if strings.Contains(screen, want) {
 			return
 		}
 		before := regexp.MustCompile(`Process Details: \S+ `).FindString(screen)
 		u.typ("j")
-		u.waitFor(5*time.Second, "the selection to move", func(s string) bool { return !strings.Contains(s, before) })
+		u.waitFor(within, "the selection to move", func(s string) bool { return !strings.Contains(s, before) })
 	}
 	u.t.Fatalf("could not select %s:\n%s", name, u.text())
 }
