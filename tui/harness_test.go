@@ -250,6 +250,35 @@ func (u *console) fg(s string) tcell.Color {
 	return fg
 }
 
+// hasFg reports whether some occurrence of s on screen is drawn in c (the
+// same text may also stand in another panel, in another colour).
+func (u *console) hasFg(s string, c tcell.Color) bool {
+	found := false
+	u.c.app.QueueUpdate(func() {
+		cells, w, h := u.sim.GetContents()
+		for y := range h {
+			var row []rune
+			for _, cell := range cells[y*w : (y+1)*w] {
+				row = append(row, append(cell.Runes, ' ')[0])
+			}
+			line := string(row)
+			for off := 0; ; {
+				i := strings.Index(line[off:], s)
+				if i < 0 {
+					break
+				}
+				x := len([]rune(line[:off+i]))
+				if fg, _, _ := cells[y*w+x].Style.Decompose(); fg == c {
+					found = true
+					return
+				}
+				off += i + len(s)
+			}
+		}
+	})
+	return found
+}
+
 // waitFor polls the screen every 20ms until cond holds, failing after within.
 func (u *console) waitFor(within time.Duration, what string, cond func(screen string) bool) string {
 	u.t.Helper()
