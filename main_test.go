@@ -397,3 +397,36 @@ func TestGoFixtureDrainsWithTheExamplesCode(t *testing.T) {
 		t.Error("examples/hello/drain.go and testdata/goapp/drain.go differ; keep them the same file")
 	}
 }
+
+// The MCP endpoint answers while the first builds still run.
+func TestMCPIsUpBeforeTheFirstBuildEnds(t *testing.T) {
+	dir := testkit.NewProject(t, "[process.slow]\ntype = \"command\"\nbuild = [\"sleep\", \"30\"]\ncommand = [\"sleep\", \"1000\"]\n")
+	port := strconv.Itoa(testkit.FreePort(t))
+	started := time.Now()
+	b := startBPM(t, "--port", port, dir)
+	initialize := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"test","version":"0"}}}`
+	var body string
+	testkit.WaitFor(t, 10*time.Second, "the MCP endpoint", func() bool {
+		req, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1:"+port+"/mcp", strings.NewReader(initialize))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		body = string(data)
+		return resp.StatusCode == http.StatusOK
+	})
+	t.Logf("MCP answered %v after start", time.Since(started))
+	if !strings.Contains(body, `"serverInfo":{"name":"bpm"`) {
+		t.Errorf("initialize answered %q", body)
+	}
+	if strings.Contains(b.stderr.String(), "slow: build_ok") || strings.Contains(b.stderr.String(), "slow: build_failed") {
+		t.Errorf("the first build ended before MCP answered:\n%s", b.stderr)
+	}
+	testkit.WaitFor(t, 10*time.Second, "the build to be under way", func() bool {
+		return strings.Contains(b.stderr.String(), "slow: build_started")
+	})
+}
