@@ -430,3 +430,36 @@ func TestMCPIsUpBeforeTheFirstBuildEnds(t *testing.T) {
 		return strings.Contains(b.stderr.String(), "slow: build_started")
 	})
 }
+
+// A process that ignores its stop signal holds a clean shutdown up to its
+// stop timeout; a second SIGINT kills everything at once.
+func TestSecondSIGINTKillsAtOnce(t *testing.T) {
+	dir := testkit.NewProject(t, `
+[process.stubborn]
+type = "command"
+command = ["sh", "-c", "trap '' TERM; echo ignoring; while :; do sleep 0.1; done"]
+stop_timeout_seconds = 60
+`)
+	b := startBPM(t, "--port", strconv.Itoa(testkit.FreePort(t)), dir)
+	b.waitOutput(t, `\[stubborn\] ignoring`, 20*time.Second)
+	var pid int
+	testkit.WaitFor(t, 10*time.Second, "the start event", func() bool {
+		m := regexp.MustCompile(`stubborn: started: pid (\d+)`).FindStringSubmatch(b.stderr.String())
+		if m != nil {
+			pid, _ = strconv.Atoi(m[1])
+		}
+		return m != nil
+	})
+	b.cmd.Process.Signal(syscall.SIGINT)
+	testkit.WaitFor(t, 10*time.Second, "the stop to begin", func() bool {
+		return strings.Contains(b.stderr.String(), "stubborn: stopping")
+	})
+	if !testkit.Alive(pid) {
+		t.Fatal("the stubborn process died of its stop signal; the test needs one that ignores it")
+	}
+	b.cmd.Process.Signal(syscall.SIGINT)
+	if code := b.wait(t, 10*time.Second); code != 130 {
+		t.Errorf("exit code %d after a second SIGINT, want 130", code)
+	}
+	testkit.WaitFor(t, 10*time.Second, "the process to be killed", func() bool { return !testkit.Alive(pid) })
+}
