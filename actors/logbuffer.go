@@ -117,7 +117,7 @@ func (b *LogBuffer) search(q SearchRequest) SearchReply {
 		return SearchReply{Err: fmt.Errorf("unknown log kind %d; valid: %d (run) or %d (build)", q.Kind, KindRun, KindBuild)}
 	}
 	h := b.history[q.Kind]
-	reply := SearchReply{Runs: len(h)}
+	reply := SearchReply{Process: b.name, Runs: len(h)}
 	i, err := resolveIndex(q.Kind, b.name, q.Index, len(h))
 	if err != nil {
 		reply.Err = err

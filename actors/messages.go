@@ -83,6 +83,7 @@ type Line struct {
 // SearchReply carries the selected lines in order, or Err when the request
 // was not valid (its text says what is valid).
 type SearchReply struct {
+	Process string // the process searched (resolved when the request named none)
 	Run     RunInfo
 	Runs    int // how many runs or builds are kept
 	Matches int // matching lines before head/tail

@@ -95,31 +95,9 @@ func (s *server) searchHandler(kind actors.LogKind) sdk.ToolHandlerFor[searchInp
 		if err != nil {
 			return nil, SearchOutput{}, err
 		}
-		name, err := s.processName(ctx, in.Process)
-		if err != nil {
-			return nil, SearchOutput{}, err
-		}
-		out := searchResult(name, q, r)
+		out := searchResult(r.Process, q, r)
 		return textResult(searchText(q, out, len(r.Lines))), out, nil
 	}
-}
-
-// processName is name, or the only process's name when name is empty.
-func (s *server) processName(ctx context.Context, name string) (string, error) {
-	if name != "" {
-		return name, nil
-	}
-	st, err := ask[actors.StatusReply](ctx, s, actors.StatusRequest{}, s.timeout)
-	if err == nil {
-		err = st.Err
-	}
-	if err != nil {
-		return "", err
-	}
-	if len(st.Processes) != 1 {
-		return "", fmt.Errorf("process is required when several are configured")
-	}
-	return st.Processes[0].Name, nil
 }
 
 // searchResult turns a reply into the tool's structured output, applying the cap.
