@@ -71,6 +71,13 @@ func (b *LogBuffer) Receive(ctx actor.Context) {
 		b.append(m)
 	case SearchRequest:
 		ctx.Respond(b.search(m))
+	case FlushRequest:
+		for _, w := range []io.Writer{b.stdout, b.stderr} {
+			if p, ok := w.(*passthrough); ok {
+				p.flush(flushTimeout)
+			}
+		}
+		ctx.Respond(FlushReply{})
 	}
 }
 

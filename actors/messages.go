@@ -230,6 +230,13 @@ type SetDevRequest struct{}
 // releaseSwitch tells the supervisor the idle time ran out: rebuild in release.
 type releaseSwitch struct{}
 
+// FlushRequest asks a logbuffer to wait until the lines it passed through
+// are written to bpm's stdout and stderr (at shutdown); it answers FlushReply.
+type FlushRequest struct{}
+
+// FlushReply confirms FlushRequest.
+type FlushReply struct{}
+
 // LogSearchRequest is a SearchRequest for a named process, sent to the
 // supervisor; empty Process means the only configured process.
 type LogSearchRequest struct {

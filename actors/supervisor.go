@@ -157,7 +157,7 @@ func (s *Supervisor) spawnAll(ctx actor.Context) {
 	}))
 	for _, p := range cfg.Processes {
 		logs := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
-			return NewLogBuffer(p.Name, cfg.LogLines, cfg.LogRuns, s.opts.Stdout, s.opts.Stderr)
+			return NewLogBuffer(p.Name, cfg.LogLines, cfg.LogRuns, newPassthrough(s.opts.Stdout), newPassthrough(s.opts.Stderr))
 		}))
 		builder := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
 			b := NewBuilder(cfg, p, logs)
@@ -238,6 +238,10 @@ func (s *Supervisor) status(ctx actor.Context) {
 func (s *Supervisor) stopAll(ctx actor.Context) {
 	root, caller, guard := ctx.ActorSystem().Root, ctx.Sender(), s.guard
 	names := s.opts.Config.Names()
+	var logs []*actor.PID
+	for _, name := range names {
+		logs = append(logs, s.procs[name].logs)
+	}
 	var futures []*actor.Future
 	for i := len(names) - 1; i >= 0; i-- {
 		p := s.opts.Config.Process(names[i])
@@ -253,6 +257,10 @@ func (s *Supervisor) stopAll(ctx actor.Context) {
 		// Every process has stopped for good; the guard kills what a
 		// process that did not answer in time left registered.
 		guard.Close()
+		// Their last lines (a shutdown message) reach the terminal.
+		for _, pid := range logs {
+			_, _ = Ask[FlushReply](root, pid, FlushRequest{}, 2*flushTimeout)
+		}
 		if caller != nil {
 			root.Send(caller, StopReply{})
 		}
