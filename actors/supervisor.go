@@ -100,7 +100,7 @@ func Start(system *actor.ActorSystem, opts Options) (*actor.PID, error) {
 		s := NewSupervisor(opts)
 		s.sockets, s.guard = sockets, guard
 		return s
-	})
+	}, actor.WithSupervisor(resumeStrategy))
 	pid, err := system.Root.SpawnNamed(props, "bpm")
 	if err != nil {
 		closeAll()
@@ -108,6 +108,14 @@ func Start(system *actor.ActorSystem, opts Options) (*actor.PID, error) {
 	}
 	return pid, err
 }
+
+// resumeStrategy keeps an actor that panicked, with its state, and goes on
+// with its next message. Restarting it (protoactor's default) would start a
+// process actor afresh, forgetting the runs it supervises.
+var resumeStrategy = actor.NewOneForOneStrategy(1000, time.Minute, func(reason any) actor.Directive {
+	slog.Error("an actor failed on a message; it keeps its state and goes on", "reason", fmt.Sprint(reason))
+	return actor.ResumeDirective
+})
 
 // Receive routes requests to the actor that owns the answer.
 func (s *Supervisor) Receive(ctx actor.Context) {
