@@ -105,6 +105,10 @@ func (c *Config) wrap(argv []string) []string {
 	return append(out, argv...)
 }
 
+// listenLauncher is how Describe shows bpm's launcher for runs with listen:
+// it sets LISTEN_PID and execs the command (actors.ListenExec).
+var listenLauncher = []string{"bpm", "__listen-exec"}
+
 // artifactPlaceholder stands for the executable cargo builds in Describe's output.
 const artifactPlaceholder = "<cargo artifact>"
 
@@ -147,11 +151,15 @@ func (c *Config) Describe(w io.Writer) {
 				build = formatArgv(argv)
 			}
 			line("  ", string(m)+" build", "%s", build)
-			line("  ", string(m)+" run", "%s", formatArgv(c.RunArgv(p, m, artifactPlaceholder)))
+			var via []string
+			if p.Listen != "" {
+				via = listenLauncher
+			}
+			line("  ", string(m)+" run", "%s", formatArgv(c.RunArgvVia(p, m, artifactPlaceholder, via)))
 		}
 		line("  ", "stop", "%s, SIGKILL after %v", signalName(p.StopSignal), p.StopTimeout)
 		if p.Listen != "" {
-			line("  ", "listen", "%s (fd 3)", p.Listen)
+			line("  ", "listen", "%s as fd 3 (LISTEN_FDS=1, LISTEN_FDNAMES=%s, LISTEN_PID set by bpm __listen-exec)", p.Listen, p.Name)
 		}
 		if r := p.Ready; r != nil {
 			line("  ", "ready", "%s, timeout %v", r.describe(), r.Timeout)

@@ -155,7 +155,8 @@ ready.log = 'listening on \d+'
 		"release build   " + d + "make release\n",
 		"env             A SECRET\n",
 		"stop            SIGINT, SIGKILL after 2s\n",
-		"listen          127.0.0.1:8080 (fd 3)\n",
+		"listen          127.0.0.1:8080 as fd 3 (LISTEN_FDS=1, LISTEN_FDNAMES=probe, LISTEN_PID set by bpm __listen-exec)\n",
+		"dev run         direnv exec " + dir + " bpm __listen-exec " + dir + "/.bpm/probe\n",
 		"ready           log matches `listening on \\d+`, timeout 30s\n",
 	}
 	for _, w := range want {
