@@ -21,6 +21,18 @@ func eventKinds(st ProcessStatus) []string {
 	return kinds
 }
 
+// newRunPID is the pid of the latest hand-off's new run, from its
+// new_run_started event; 0 without one.
+func newRunPID(st ProcessStatus) int {
+	pid := 0
+	for _, e := range st.Events {
+		if e.Kind == "new_run_started" {
+			fmt.Sscanf(e.Message, "pid %d", &pid)
+		}
+	}
+	return pid
+}
+
 // hasInOrder reports whether want appear in kinds in that order.
 func hasInOrder(kinds []string, want ...string) bool {
 	i := 0
@@ -169,12 +181,7 @@ timeout_seconds = 1
 		t.Errorf("restart error: %v", r.Err)
 	}
 	st := h.proc("app")
-	var newPID int
-	for _, e := range st.Events {
-		if e.Kind == "new_run_started" {
-			fmt.Sscanf(e.Message, "pid %d", &newPID)
-		}
-	}
+	newPID := newRunPID(st)
 	if newPID == 0 {
 		t.Fatalf("no new_run_started event: %+v", st.Events)
 	}
@@ -202,11 +209,7 @@ timeout_seconds = 60
 	go func() { replies <- h.restart("app") }()
 	var next int
 	testkit.WaitFor(t, 20*time.Second, "the new run beside the old", func() bool {
-		for _, e := range h.proc("app").Events {
-			if e.Kind == "new_run_started" {
-				fmt.Sscanf(e.Message, "pid %d", &next)
-			}
-		}
+		next = newRunPID(h.proc("app"))
 		return next != 0
 	})
 	if _, err := Ask[StopReply](h.system.Root, h.sup, StopRequest{}, 20*time.Second); err != nil {
