@@ -218,10 +218,10 @@ func (u *console) rows() []string {
 
 func (u *console) text() string { return strings.Join(u.rows(), "\n") }
 
-// style is the style of the first cell of the first occurrence of s.
-func (u *console) style(s string) (tcell.Style, bool) {
-	var st tcell.Style
-	found := false
+// styles are the styles of the first cell of every occurrence of s on
+// screen, top to bottom, left to right.
+func (u *console) styles(s string) []tcell.Style {
+	var found []tcell.Style
 	u.c.app.QueueUpdate(func() {
 		cells, w, h := u.sim.GetContents()
 		for y := range h {
@@ -229,14 +229,27 @@ func (u *console) style(s string) (tcell.Style, bool) {
 			for _, cell := range cells[y*w : (y+1)*w] {
 				row = append(row, append(cell.Runes, ' ')[0])
 			}
-			if i := strings.Index(string(row), s); i >= 0 {
-				x := len([]rune(string(row)[:i]))
-				st, found = cells[y*w+x].Style, true
-				return
+			line := string(row)
+			for off := 0; ; {
+				i := strings.Index(line[off:], s)
+				if i < 0 {
+					break
+				}
+				x := len([]rune(line[:off+i]))
+				found = append(found, cells[y*w+x].Style)
+				off += i + len(s)
 			}
 		}
 	})
-	return st, found
+	return found
+}
+
+// style is the style of the first cell of the first occurrence of s.
+func (u *console) style(s string) (tcell.Style, bool) {
+	if all := u.styles(s); len(all) > 0 {
+		return all[0], true
+	}
+	return tcell.Style{}, false
 }
 
 // fg is the foreground colour of the first occurrence of s.
@@ -253,30 +266,12 @@ func (u *console) fg(s string) tcell.Color {
 // hasFg reports whether some occurrence of s on screen is drawn in c (the
 // same text may also stand in another panel, in another colour).
 func (u *console) hasFg(s string, c tcell.Color) bool {
-	found := false
-	u.c.app.QueueUpdate(func() {
-		cells, w, h := u.sim.GetContents()
-		for y := range h {
-			var row []rune
-			for _, cell := range cells[y*w : (y+1)*w] {
-				row = append(row, append(cell.Runes, ' ')[0])
-			}
-			line := string(row)
-			for off := 0; ; {
-				i := strings.Index(line[off:], s)
-				if i < 0 {
-					break
-				}
-				x := len([]rune(line[:off+i]))
-				if fg, _, _ := cells[y*w+x].Style.Decompose(); fg == c {
-					found = true
-					return
-				}
-				off += i + len(s)
-			}
+	for _, st := range u.styles(s) {
+		if fg, _, _ := st.Decompose(); fg == c {
+			return true
 		}
-	})
-	return found
+	}
+	return false
 }
 
 // waitFor polls the screen every 20ms until cond holds, failing after within.
