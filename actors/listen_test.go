@@ -158,16 +158,24 @@ log = "^nodeapp started"
 	}
 }
 
-func TestListenKillsNewRunThatNeverBecomesReady(t *testing.T) {
-	dir, port := nodeSwapProject(t, `
+// startNeverReadyHandoff starts a project whose runs are ready when they log
+// "nodeapp started" (within timeoutSeconds), and whose next build is a run
+// that holds the socket but never logs it.
+func startNeverReadyHandoff(t *testing.T, timeoutSeconds int) (h *bpmHarness, old ProcessStatus, port int) {
+	t.Helper()
+	dir, port := nodeSwapProject(t, fmt.Sprintf(`
 [process.app.ready]
 log = "^nodeapp started"
-timeout_seconds = 1
-`)
-	h := startHarness(t, dir, nil)
-	old := h.waitState("app", StateRunning, 30*time.Second)
-	// Alive, holding the socket, but never ready.
+timeout_seconds = %d
+`, timeoutSeconds))
+	h = startHarness(t, dir, nil)
+	old = h.waitState("app", StateRunning, 30*time.Second)
 	testkit.WriteFile(t, filepath.Join(dir, "next.js"), "console.log('warming up forever'); setInterval(() => {}, 1000);\n")
+	return h, old, port
+}
+
+func TestListenKillsNewRunThatNeverBecomesReady(t *testing.T) {
+	h, old, port := startNeverReadyHandoff(t, 1)
 
 	start := time.Now()
 	r := h.restart("app")
@@ -196,15 +204,7 @@ timeout_seconds = 1
 
 // A shutdown during a hand-off stops the new run too and still completes.
 func TestStopDuringHandoffStopsBothRuns(t *testing.T) {
-	dir, _ := nodeSwapProject(t, `
-[process.app.ready]
-log = "^nodeapp started"
-timeout_seconds = 60
-`)
-	h := startHarness(t, dir, nil)
-	old := h.waitState("app", StateRunning, 30*time.Second)
-	// The next run holds the socket but never becomes ready.
-	testkit.WriteFile(t, filepath.Join(dir, "next.js"), "console.log('warming up'); setInterval(() => {}, 1000);\n")
+	h, old, _ := startNeverReadyHandoff(t, 60)
 	replies := make(chan RestartReply, 1)
 	go func() { replies <- h.restart("app") }()
 	var next int
