@@ -12,8 +12,9 @@ import (
 const probeInterval = 100 * time.Millisecond
 
 // probeReady tries rc's http or tcp check every probeInterval until it
-// passes, then calls ready once. Closing cancel ends it early.
-func probeReady(rc *config.Ready, cancel <-chan struct{}, ready func()) {
+// passes, then calls ready once. Closing cancel ends it early. owner, when
+// not 0, is the pid of the run that must itself have accepted the probe.
+func probeReady(rc *config.Ready, owner int, cancel <-chan struct{}, ready func()) {
 	client := &http.Client{Timeout: time.Second}
 	tick := time.NewTicker(probeInterval)
 	defer tick.Stop()

@@ -116,7 +116,13 @@ func (p *Process) watchReady(r *run) {
 		r.readyRE = regexp.MustCompile(rc.Log) // validated by config
 	case rc.HTTP != "" || rc.TCP != "":
 		r.cancel = make(chan struct{})
-		go probeReady(rc, r.cancel, func() { root.Send(self, runReady{id: id}) })
+		// With `listen` bpm owns the socket: a probe counts only when the
+		// new run itself accepted it, not the old run or bpm's backlog.
+		owner := 0
+		if p.socket != nil {
+			owner = r.pid
+		}
+		go probeReady(rc, owner, r.cancel, func() { root.Send(self, runReady{id: id}) })
 	}
 }
 

@@ -22,6 +22,13 @@ import (
 // FileName is the name of the configuration file in the project directory.
 const FileName = ".mcp-run"
 
+// DefaultLogBytes is log_bytes when the file sets none: with the default
+// log_runs, a process's 10 run and 10 build rings hold at most 100 MiB of text.
+const DefaultLogBytes = 5 << 20
+
+// MinLogBytes is the smallest log_bytes: one line of the longest kept length.
+const MinLogBytes = 64 << 10
+
 // TokenEnv is the environment variable that supplies the MCP token when the file sets none.
 const TokenEnv = "BPM_MCP_TOKEN"
 
@@ -61,6 +68,10 @@ type Config struct {
 
 	LogLines int // log_lines, default 10000: lines kept per run or build
 	LogRuns  int // log_runs, default 10: runs and builds kept per process
+	LogBytes int // log_bytes, default 5 MiB: bytes of text kept per run or build
+
+	SessionIdle time.Duration // mcp_session_idle_minutes, default 60: an MCP session unused this long is closed
+	MaxSessions int           // mcp_max_sessions, default 100: live MCP sessions; the longest idle is closed first
 
 	Processes []*Process // in file order
 }
@@ -108,6 +119,9 @@ type rawFile struct {
 	BackoffMax     float64                `toml:"release_crash_backoff_max_seconds"`
 	LogLines       int64                  `toml:"log_lines"`
 	LogRuns        int64                  `toml:"log_runs"`
+	LogBytes       int64                  `toml:"log_bytes"`
+	SessionIdle    float64                `toml:"mcp_session_idle_minutes"`
+	MaxSessions    int64                  `toml:"mcp_max_sessions"`
 	LogDir         any                    `toml:"log_dir"` // later
 	Process        map[string]*rawProcess `toml:"process"`
 }
@@ -122,6 +136,9 @@ func defaults() rawFile {
 		BackoffMax:     300,
 		LogLines:       10000,
 		LogRuns:        10,
+		LogBytes:       DefaultLogBytes,
+		SessionIdle:    60,
+		MaxSessions:    100,
 	}
 }
 
@@ -259,6 +276,20 @@ func (v *validator) global(c *Config, raw *rawFile) *Error {
 		return at("log_runs", "%d out of range; valid: 1..%d runs per process", raw.LogRuns, math.MaxInt32)
 	}
 	c.LogLines, c.LogRuns = int(raw.LogLines), int(raw.LogRuns)
+	if raw.LogBytes < MinLogBytes || raw.LogBytes > math.MaxInt32 {
+		return at("log_bytes", "%d out of range; valid: %d..%d bytes of text per run (default %d, 5 MiB)",
+			raw.LogBytes, MinLogBytes, math.MaxInt32, DefaultLogBytes)
+	}
+	c.LogBytes = int(raw.LogBytes)
+	idle, msg := toDuration(raw.SessionIdle, time.Minute, true)
+	if msg != "" {
+		return at("mcp_session_idle_minutes", "%s", msg)
+	}
+	c.SessionIdle = idle
+	if raw.MaxSessions < 1 || raw.MaxSessions > 100000 {
+		return at("mcp_max_sessions", "%d out of range; valid: 1..100000 live MCP sessions", raw.MaxSessions)
+	}
+	c.MaxSessions = int(raw.MaxSessions)
 	return nil
 }
 
@@ -287,8 +318,11 @@ func isLoopback(host string) bool {
 // toDuration converts a number of units to a Duration, or says why it cannot.
 func toDuration(val float64, unit time.Duration, positive bool) (time.Duration, string) {
 	name := "seconds"
-	if unit == time.Hour {
+	switch unit {
+	case time.Hour:
 		name = "hours"
+	case time.Minute:
+		name = "minutes"
 	}
 	valid := "valid: a number >= 0"
 	if positive {

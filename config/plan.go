@@ -134,7 +134,8 @@ func (c *Config) Describe(w io.Writer) {
 	line("", "mcp", "http://%s/mcp (token: %s)", c.MCPAddr(), token)
 	line("", "dev", "timeout %v, crash wait %v", c.DevTimeout, c.DevCrashWait)
 	line("", "release", "crash backoff %v x1.5 per crash, max %v", c.BackoffInitial, c.BackoffMax)
-	line("", "logs", "%d lines per run, %d runs per process", c.LogLines, c.LogRuns)
+	line("", "mcp sessions", "at most %d, closed after %v idle", c.MaxSessions, c.SessionIdle)
+	line("", "logs", "%d lines and %d bytes per run, %d runs per process", c.LogLines, c.LogBytes, c.LogRuns)
 	for _, p := range c.Processes {
 		fmt.Fprintf(w, "\nprocess %s (%s, line %d)\n", p.Name, p.Type, p.Line)
 		line("  ", "dir", "%s", p.Dir)
