@@ -16,8 +16,8 @@ import (
 	"bpm/config"
 )
 
-// buildTailLines is how many lines of a build the builder keeps to pick the
-// error lines from when it fails.
+// buildTailLines is how many of a failed build's last lines the builder
+// picks the error lines from.
 const buildTailLines = 400
 
 // maxErrorLines caps the error lines a failed build reports.
@@ -42,7 +42,6 @@ type buildJob struct {
 	pid       int
 	started   time.Time
 	artifacts []cargoArtifact
-	tail      []string
 	cancelled bool
 	cancelers []*actor.PID
 }
@@ -57,11 +56,11 @@ type cargoArtifact struct {
 	Executable *string `json:"executable"`
 }
 
-// buildOutput is a line of the running build, sent by its reader goroutines.
-type buildOutput struct {
-	id     int
-	stream string
-	text   string
+// buildArtifact is an executable cargo reported for the build with log id
+// id, sent by its stdout reader.
+type buildArtifact struct {
+	id int
+	a  cargoArtifact
 }
 
 // buildExited reports the end of the build with log id id.
@@ -80,8 +79,10 @@ func (b *Builder) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case BuildRequest:
 		b.start(ctx, m)
-	case buildOutput:
-		b.output(ctx, m)
+	case buildArtifact:
+		if b.cur != nil && b.cur.logID == m.id {
+			b.cur.artifacts = append(b.cur.artifacts, m.a)
+		}
 	case buildExited:
 		b.finish(ctx, m)
 	case CancelBuildRequest:
@@ -90,7 +91,9 @@ func (b *Builder) Receive(ctx actor.Context) {
 			return
 		}
 		b.cur.cancelled = true
-		b.cur.cancelers = append(b.cur.cancelers, ctx.Sender())
+		if ctx.Sender() != nil {
+			b.cur.cancelers = append(b.cur.cancelers, ctx.Sender())
+		}
 		_ = signalGroup(b.cur.pid, syscall.SIGKILL)
 	case KillRequest:
 		if b.cur != nil {
@@ -124,19 +127,19 @@ func (b *Builder) start(ctx actor.Context, req BuildRequest) {
 	b.nextID++
 	id := b.nextID
 	root, self := ctx.ActorSystem().Root, ctx.Self()
-	pid, err := spawn(spawnSpec{
-		Argv: argv,
-		Dir:  b.proc.Dir,
-		Env:  b.proc.Env,
-		OnLine: func(stream, text string) {
-			root.Send(self, buildOutput{id: id, stream: stream, text: text})
-		},
-		OnExit:       func(info exitInfo) { root.Send(self, buildExited{id: id, info: info}) },
-		WaitForPipes: true,
-	})
-	ctx.Send(b.logs, LogStart{Kind: KindBuild, ID: id, PID: pid, StartedAt: now})
+	spec := spawnSpec{
+		Argv: argv, Dir: b.proc.Dir, Env: b.proc.Env,
+		Root: root, Logs: b.logs, Kind: KindBuild, LogID: id,
+		OnStarted: func(pid int) { ctx.Send(b.logs, LogStart{Kind: KindBuild, ID: id, PID: pid, StartedAt: now}) },
+		OnExit:    func(info exitInfo) { root.Send(self, buildExited{id: id, info: info}) },
+	}
+	if b.proc.Type == "rust" {
+		spec.KeepStdout = cargoFilter(func(a cargoArtifact) { root.Send(self, buildArtifact{id: id, a: a}) })
+	}
+	pid, err := spawn(spec)
 	if err != nil {
 		msg := fmt.Sprintf("cannot start %s: %v", argv[0], err)
+		ctx.Send(b.logs, LogStart{Kind: KindBuild, ID: id, StartedAt: now})
 		ctx.Send(b.logs, LogAppend{Kind: KindBuild, ID: id, Stream: Stderr, Text: msg, Time: now})
 		reply.Err = fmt.Errorf("build %s: %s", b.proc.Name, msg)
 		reply.ErrorLines = []string{msg}
@@ -147,60 +150,71 @@ func (b *Builder) start(ctx actor.Context, req BuildRequest) {
 	b.cur = &buildJob{req: req, replyTo: ctx.Sender(), logID: id, pid: pid, started: now}
 }
 
-func (b *Builder) output(ctx actor.Context, m buildOutput) {
-	if b.proc.Type == "rust" && m.stream == Stdout && strings.HasPrefix(m.text, "{") {
-		// cargo's JSON messages: keep the artifacts, log nothing (the
-		// diagnostics are rendered on stderr).
+// cargoFilter returns the stdout filter of a cargo build: cargo's JSON
+// messages are not logged (their diagnostics are rendered on stderr), and the
+// executables they announce go to found.
+func cargoFilter(found func(cargoArtifact)) func(line []byte) bool {
+	return func(line []byte) bool {
+		if len(line) == 0 || line[0] != '{' {
+			return true
+		}
 		var a cargoArtifact
-		if json.Unmarshal([]byte(m.text), &a) == nil {
-			if a.Reason == "compiler-artifact" && a.Executable != nil && b.cur != nil && b.cur.logID == m.id {
-				b.cur.artifacts = append(b.cur.artifacts, a)
-			}
-			return
+		if json.Unmarshal(line, &a) != nil {
+			return true
 		}
-	}
-	ctx.Send(b.logs, LogAppend{Kind: KindBuild, ID: m.id, Stream: m.stream, Text: m.text, Time: time.Now()})
-	if b.cur != nil && b.cur.logID == m.id {
-		b.cur.tail = append(b.cur.tail, m.text)
-		if len(b.cur.tail) > buildTailLines {
-			b.cur.tail = b.cur.tail[len(b.cur.tail)-buildTailLines:]
+		if a.Reason == "compiler-artifact" && a.Executable != nil {
+			found(a)
 		}
+		return false
 	}
 }
 
+// finish answers the build whose leader exited: its group is already
+// killed, so nothing it started runs on. A failed build's error lines come
+// from its log, asked for before the closing line is logged.
 func (b *Builder) finish(ctx actor.Context, m buildExited) {
 	job := b.cur
 	if job == nil || job.logID != m.id {
 		return
 	}
 	b.cur = nil
-	// A build leaves nothing running behind it.
-	_ = signalGroup(job.pid, syscall.SIGKILL)
 	b.guard.Remove(job.pid)
 	reply := BuildReply{ID: job.req.ID, Mode: job.req.Mode, Started: job.started,
 		Seconds: m.info.At.Sub(job.started).Seconds()}
+	done := func() {
+		if reply.Err != nil && len(reply.ErrorLines) == 0 {
+			reply.ErrorLines = []string{reply.Err.Error()}
+		}
+		if job.replyTo != nil {
+			ctx.Send(job.replyTo, reply)
+		}
+		for _, c := range job.cancelers {
+			if c != nil {
+				ctx.Send(c, CancelBuildReply{})
+			}
+		}
+	}
+	defer ctx.Send(b.logs, LogAppend{Kind: KindBuild, ID: m.id, Stream: Stderr, Time: m.info.At,
+		Text: fmt.Sprintf("[bpm] build %s finished: %s in %.1fs", job.req.Mode, m.info, reply.Seconds)})
 	switch {
 	case job.cancelled:
 		reply.Err = fmt.Errorf("build %s: cancelled", b.proc.Name)
 	case m.info.Code != 0:
-		reply.ErrorLines = errorLines(job.tail)
 		reply.Err = fmt.Errorf("build %s failed (%s)", b.proc.Name, m.info)
+		f := ctx.RequestFuture(b.logs, TailRequest{Kind: KindBuild, ID: m.id, N: buildTailLines}, askTimeout)
+		ctx.ReenterAfter(f, func(res any, _ error) {
+			if t, ok := res.(TailReply); ok {
+				reply.ErrorLines = errorLines(t.Lines)
+			}
+			done()
+		})
+		return
 	case b.proc.Type == "rust":
 		reply.Artifact, reply.Err = pickArtifact(b.proc, job.artifacts)
 	case b.proc.Type == "go":
 		reply.Artifact = b.cfg.GoOutput(b.proc)
 	}
-	if reply.Err != nil && len(reply.ErrorLines) == 0 {
-		reply.ErrorLines = []string{reply.Err.Error()}
-	}
-	ctx.Send(b.logs, LogAppend{Kind: KindBuild, ID: m.id, Stream: Stderr, Time: m.info.At,
-		Text: fmt.Sprintf("[bpm] build %s finished: %s in %.1fs", job.req.Mode, m.info, reply.Seconds)})
-	if job.replyTo != nil {
-		ctx.Send(job.replyTo, reply)
-	}
-	for _, c := range job.cancelers {
-		ctx.Send(c, CancelBuildReply{})
-	}
+	done()
 }
 
 // pickArtifact chooses the executable to run among those cargo built.

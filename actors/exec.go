@@ -1,29 +1,25 @@
 package actors
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
+	"regexp"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"golang.org/x/sys/unix"
 )
 
-// maxLineBytes caps one stored line; the rest of a longer line is dropped
-// and the stored part ends with truncatedMarker.
-const maxLineBytes = 64 * 1024
-
-const truncatedMarker = " …[line truncated at 64 KiB]"
-
-// drainGrace bounds how long an exit report waits for the pipes to drain, so
-// the last lines are logged before the exit while a grandchild that keeps the
-// pipe open cannot hold the report back.
-const drainGrace = 200 * time.Millisecond
+// drainGrace bounds how long, once a child's leader has exited and its
+// group is killed, the exit report waits for the pipes to be drained: the
+// last lines are logged before the exit, while a descendant that escaped the
+// group (setsid) and keeps a pipe open cannot hold the report back. After it
+// the pipes are closed.
+const drainGrace = time.Second
 
 // spawnSpec is everything needed to start one run or build.
 type spawnSpec struct {
@@ -32,15 +28,25 @@ type spawnSpec struct {
 	Env  []string // appended to bpm's own environment
 	// ExtraFiles become fd 3, 4 … in the child.
 	ExtraFiles []*os.File
-	// OnLine is called from a reader goroutine for every output line; it
-	// must only send messages.
-	OnLine func(stream, text string)
-	// OnExit is called once from a waiter goroutine when the child has
-	// exited; it must only send messages.
+	// Root and Logs receive the output as LogChunks of Kind and LogID.
+	Root  *actor.RootContext
+	Logs  *actor.PID
+	Kind  LogKind
+	LogID int
+	// OnStarted is called with the pid once the child runs and before any
+	// output is read, so that its LogStart reaches the logbuffer first.
+	OnStarted func(pid int)
+	// KeepStdout, when set, decides which stdout lines are logged; it is
+	// called from the stdout reader goroutine and must only send messages.
+	KeepStdout func(line []byte) bool
+	// Ready and OnReady: the first output line matching Ready calls OnReady
+	// (from a reader goroutine; it must only send messages).
+	Ready   *regexp.Regexp
+	OnReady func()
+	// OnExit is called once from a waiter goroutine when the child's leader
+	// has exited, its group was killed and its pipes drained (at most
+	// drainGrace); it must only send messages.
 	OnExit func(exitInfo)
-	// WaitForPipes makes the exit report wait until both pipes are closed
-	// (builds, whose last stdout lines carry the artifact).
-	WaitForPipes bool
 }
 
 // exitInfo describes how a child ended.
@@ -64,8 +70,11 @@ func (e exitInfo) String() string {
 }
 
 // spawn starts argv in a new process group whose leader dies with bpm
-// (Pdeathsig), streams its output line by line to OnLine and reports its end
-// to OnExit. It returns the pid, which is also the process group id.
+// (Pdeathsig), streams its output in chunks to the logbuffer and reports its
+// end to OnExit. The child is over when its leader exits: then whatever else
+// is left in its group is killed, so a backgrounded child (a build's daemon)
+// can neither outlive it nor hold its end back by keeping the pipes open.
+// It returns the pid, which is also the process group id.
 func spawn(spec spawnSpec) (int, error) {
 	if len(spec.Argv) == 0 {
 		return 0, errors.New("empty command")
@@ -96,34 +105,51 @@ func spawn(spec spawnSpec) (int, error) {
 		errR.Close()
 		return 0, err
 	}
-	drained := make(chan struct{}, 2)
-	go readLines(outR, Stdout, spec.OnLine, drained)
-	go readLines(errR, Stderr, spec.OnLine, drained)
+	pid := cmd.Process.Pid
+	if spec.OnStarted != nil {
+		spec.OnStarted(pid)
+	}
+	quit := make(chan struct{})
+	send := chunkSender(spec.Root, spec.Logs, spec.Kind, spec.LogID)
+	matched := new(atomic.Bool)
+	readers := []*pipeReader{
+		{f: outR, stream: Stdout, keep: spec.KeepStdout},
+		{f: errR, stream: Stderr},
+	}
+	drained := make(chan struct{}, len(readers))
+	for _, r := range readers {
+		r.send, r.quit, r.free = send, quit, make(chan []byte, readerBuffers)
+		r.ready, r.matched, r.onReady = spec.Ready, matched, spec.OnReady
+		go r.run(drained)
+	}
 	go func() {
 		werr := cmd.Wait()
 		info := exitFrom(cmd.ProcessState, werr)
-		if spec.WaitForPipes {
-			<-drained
-			<-drained
-		} else {
-			waitDrained(drained, drainGrace)
+		_ = signalGroup(pid, syscall.SIGKILL)
+		if !waitDrained(drained, len(readers), drainGrace) {
+			close(quit)
+			for _, r := range readers {
+				r.f.Close()
+			}
 		}
 		spec.OnExit(info)
 	}()
-	return cmd.Process.Pid, nil
+	return pid, nil
 }
 
-// waitDrained waits for both readers to finish, at most grace.
-func waitDrained(drained <-chan struct{}, grace time.Duration) {
+// waitDrained waits for n readers to finish, at most grace, and reports
+// whether they all did.
+func waitDrained(drained <-chan struct{}, n int, grace time.Duration) bool {
 	t := time.NewTimer(grace)
 	defer t.Stop()
-	for range 2 {
+	for range n {
 		select {
 		case <-drained:
 		case <-t.C:
-			return
+			return false
 		}
 	}
+	return true
 }
 
 func exitFrom(ps *os.ProcessState, werr error) exitInfo {
@@ -138,35 +164,6 @@ func exitFrom(ps *os.ProcessState, werr error) exitInfo {
 	}
 	info.Code = ps.ExitCode()
 	return info
-}
-
-// readLines splits r into lines, capping each at maxLineBytes, and calls
-// onLine for each. It closes r and signals done at EOF.
-func readLines(r *os.File, stream string, onLine func(stream, text string), done chan<- struct{}) {
-	defer func() { done <- struct{}{} }()
-	defer r.Close()
-	br := bufio.NewReaderSize(r, maxLineBytes)
-	truncating := false
-	for {
-		chunk, err := br.ReadSlice('\n')
-		switch {
-		case errors.Is(err, bufio.ErrBufferFull):
-			if !truncating {
-				onLine(stream, string(chunk)+truncatedMarker)
-				truncating = true
-			}
-			continue
-		case len(chunk) > 0 && !truncating:
-			onLine(stream, string(bytes.TrimRight(chunk, "\r\n")))
-		}
-		truncating = false
-		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrClosed) {
-				onLine(stream, "[bpm: read error: "+err.Error()+"]")
-			}
-			return
-		}
-	}
 }
 
 // signalGroup sends sig to every process in the group led by pid. A group

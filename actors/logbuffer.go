@@ -1,11 +1,13 @@
 package actors
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
@@ -16,6 +18,7 @@ import (
 type LogBuffer struct {
 	name    string
 	lines   int // ring size per run or build
+	bytes   int // ring bytes per run or build (0: no bound)
 	runs    int // rings kept per kind
 	stdout  io.Writer
 	stderr  io.Writer
@@ -61,14 +64,26 @@ func LogBufferProps(name string, lines, runs int, stdout, stderr io.Writer) *act
 	})
 }
 
-// Receive handles LogStart, LogAppend and SearchRequest (sent as values);
-// it answers every SearchRequest with a SearchReply and ignores other messages.
+// Receive handles LogStart, LogChunk, LogAppend, TailRequest and
+// SearchRequest (sent as values); it answers every SearchRequest with a
+// SearchReply and ignores other messages. Its mailbox stays FIFO: the output
+// queued in front of a request is bounded by the readers' buffers (a few per
+// pipe), so a search waits at most for those, and a TailRequest sees every
+// chunk sent before it.
 func (b *LogBuffer) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case LogStart:
 		b.open(m)
+	case LogChunk:
+		b.chunk(m)
 	case LogAppend:
 		b.append(m)
+	case TailRequest:
+		var lines []string
+		if r := b.find(m.Kind, m.ID); r != nil {
+			lines = r.ring.last(m.N)
+		}
+		ctx.Respond(TailReply{Lines: lines})
 	case SearchRequest:
 		ctx.Respond(b.search(m))
 	case FlushRequest:
@@ -87,7 +102,7 @@ func (b *LogBuffer) open(m LogStart) {
 	if !validKind(m.Kind) || b.find(m.Kind, m.ID) != nil {
 		return
 	}
-	h := append(b.history[m.Kind], &runLog{start: m, ring: newRing(b.lines)})
+	h := append(b.history[m.Kind], &runLog{start: m, ring: newBoundedRing(b.lines, b.bytes)})
 	if len(h) > b.runs {
 		h = slices.Delete(h, 0, len(h)-b.runs)
 	}
@@ -116,6 +131,48 @@ func (b *LogBuffer) append(m LogAppend) {
 	b.scratch = append(b.scratch, '\n')
 	// A broken terminal must not stop the logs being kept: the error is dropped.
 	_, _ = w.Write(b.scratch)
+}
+
+// chunk stores the lines of c in their ring and writes them through as one
+// batch, then hands c's buffer back to its reader, whatever happens: that
+// buffer is the reader's credit, and a lost one would slow it for good.
+func (b *LogBuffer) chunk(c LogChunk) {
+	defer c.release()
+	r := b.find(c.Kind, c.ID)
+	if r == nil {
+		return
+	}
+	b.scratch = b.scratch[:0]
+	prefix := b.prefix[c.Kind]
+	forLines(c.Data, func(line []byte) bool {
+		text := lineText(line)
+		r.ring.add(Line{Time: c.At, Stream: c.Stream, Text: text})
+		b.scratch = append(b.scratch, prefix...)
+		b.scratch = append(b.scratch, text...)
+		b.scratch = append(b.scratch, '\n')
+		return true
+	})
+	if c.Cut {
+		r.ring.markNewest(truncatedMarker)
+		b.scratch = append(b.scratch[:len(b.scratch)-1], truncatedMarker+"\n"...)
+	}
+	w := b.stdout
+	if c.Stream == Stderr {
+		w = b.stderr
+	}
+	// A broken terminal must not stop the logs being kept: the error is dropped.
+	_, _ = w.Write(b.scratch)
+	if cap(b.scratch) > 4*chunkBytes {
+		b.scratch = nil // a burst of short lines with long prefixes: do not keep it
+	}
+}
+
+// lineText is line as stored: invalid UTF-8 replaced.
+func lineText(line []byte) string {
+	if utf8.Valid(line) {
+		return string(line)
+	}
+	return string(bytes.ToValidUTF8(line, []byte("\uFFFD")))
 }
 
 // search answers q from the ring q.Index selects.

@@ -49,6 +49,21 @@ type LogAppend struct {
 	Time   time.Time
 }
 
+// TailRequest asks a logbuffer for the last N lines of the run or build of
+// Kind and ID, oldest first; it answers TailReply (no lines for a ring not
+// kept). The logbuffer's mailbox is FIFO, so the reply includes every chunk
+// sent before the request.
+type TailRequest struct {
+	Kind LogKind
+	ID   int
+	N    int
+}
+
+// TailReply carries the lines TailRequest asked for.
+type TailReply struct {
+	Lines []string
+}
+
 // SearchRequest asks a logbuffer for lines of one run or build.
 // Pattern is RE2; empty selects every line and marks none as a match.
 // Index: -1 newest, -2 the one before …; 0 oldest kept, 1 next ….

@@ -1,14 +1,20 @@
 package actors
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 )
 
-// passthroughQueue is how many lines may wait for a slow stdout or stderr
-// before further lines are dropped from the pass-through (not from the rings).
-const passthroughQueue = 8192
+// What may wait for a slow stdout or stderr before further output is dropped
+// from the pass-through (not from the rings): a number of batches (a chunk's
+// lines each) and a number of bytes.
+const (
+	passthroughQueue = 64
+	passthroughBytes = 1 << 20
+)
 
 // flushTimeout bounds how long a shutdown waits for queued lines to be written.
 const flushTimeout = 2 * time.Second
@@ -20,13 +26,14 @@ const flushTimeout = 2 * time.Second
 // never blocks on its own logging because bpm's output is stuck.
 type passthrough struct {
 	queue   chan passItem
-	dropped int // lines not queued since the last note; only Write touches it
+	queued  atomic.Int64 // bytes in the queue
+	dropped int          // lines not queued since the last note; only Write touches it
 }
 
-// passItem is a line to write, or (done set) a flush marker.
+// passItem is a batch of lines to write, or (done set) a flush marker.
 type passItem struct {
-	line []byte
-	done chan struct{}
+	lines []byte
+	done  chan struct{}
 }
 
 // newPassthrough starts the goroutine writing to w.
@@ -39,35 +46,38 @@ func newPassthrough(w io.Writer) *passthrough {
 				continue
 			}
 			// A broken terminal must not stop the logs being kept.
-			_, _ = w.Write(it.line)
+			_, _ = w.Write(it.lines)
+			p.queued.Add(-int64(len(it.lines)))
 		}
 	}()
 	return p
 }
 
-// Write queues a copy of line and never blocks; when the queue is full the
-// line is dropped, and a note saying how many were dropped goes out first
-// once there is room again.
-func (p *passthrough) Write(line []byte) (int, error) {
+// Write queues a copy of lines (whole lines, each ending in '\n') and never
+// blocks; when the queue is full they are dropped, and a note saying how
+// many lines were dropped goes out first once there is room again.
+func (p *passthrough) Write(lines []byte) (int, error) {
 	if p.dropped > 0 {
 		note := fmt.Sprintf("[bpm] %d lines were not passed through: this output did not keep up (search_logs has them)\n", p.dropped)
 		if !p.offer([]byte(note)) {
-			p.dropped++
-			return len(line), nil
+			p.dropped += bytes.Count(lines, []byte{'\n'})
+			return len(lines), nil
 		}
 		p.dropped = 0
 	}
-	if !p.offer(append([]byte(nil), line...)) {
-		p.dropped++
+	if p.queued.Load()+int64(len(lines)) > passthroughBytes || !p.offer(append([]byte(nil), lines...)) {
+		p.dropped += bytes.Count(lines, []byte{'\n'})
 	}
-	return len(line), nil
+	return len(lines), nil
 }
 
-func (p *passthrough) offer(line []byte) bool {
+func (p *passthrough) offer(lines []byte) bool {
+	p.queued.Add(int64(len(lines)))
 	select {
-	case p.queue <- passItem{line: line}:
+	case p.queue <- passItem{lines: lines}:
 		return true
 	default:
+		p.queued.Add(-int64(len(lines)))
 		return false
 	}
 }

@@ -101,8 +101,6 @@ func (p *Process) Receive(ctx actor.Context) {
 		p.mode = m.Mode
 	case BuildReply:
 		p.buildDone(ctx, m)
-	case runOutput:
-		p.output(ctx, m)
 	case runExited:
 		p.exited(ctx, m)
 	case runReady:
@@ -197,7 +195,7 @@ func (p *Process) buildDone(ctx actor.Context, m BuildReply) {
 		// Hand-off: the new run starts on the shared socket beside the old.
 		r, err := p.launch(ctx)
 		if err != nil {
-			p.rolledBack(ctx, err)
+			p.rolledBack(ctx, nil, err)
 			return
 		}
 		p.next = r

@@ -3,7 +3,6 @@ package actors
 import (
 	"fmt"
 	"os"
-	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -27,16 +26,8 @@ type run struct {
 	stopping bool // bpm asked it to stop: its exit is not a crash
 	failed   bool // it was stopped for not becoming ready: its exit is a crash
 	replaced bool // a new run took over its socket
-	readyRE  *regexp.Regexp
 	timers   []Timer
 	cancel   chan struct{} // closed to end a ready probe
-	tail     []string
-}
-
-type runOutput struct {
-	id     int
-	stream string
-	text   string
 }
 
 type runExited struct {
@@ -73,22 +64,27 @@ func (p *Process) launch(ctx actor.Context) (*run, error) {
 	p.nextRun++
 	id := p.nextRun
 	root, self := p.root, p.self
+	now := p.clock.Now()
 	spec := spawnSpec{
 		Argv: p.cfg.RunArgv(p.proc, p.artMode, p.artifact),
 		Dir:  p.proc.Dir, Env: p.proc.Env,
-		OnLine: func(stream, text string) { root.Send(self, runOutput{id: id, stream: stream, text: text}) },
-		OnExit: func(info exitInfo) { root.Send(self, runExited{id: id, info: info}) },
+		Root: root, Logs: p.logs, Kind: KindRun, LogID: id,
+		OnStarted: func(pid int) { ctx.Send(p.logs, LogStart{Kind: KindRun, ID: id, PID: pid, StartedAt: now}) },
+		OnExit:    func(info exitInfo) { root.Send(self, runExited{id: id, info: info}) },
+	}
+	if rc := p.proc.Ready; rc != nil && rc.LogRegexp != nil {
+		// The readers match it, so output never passes through this actor.
+		spec.Ready, spec.OnReady = rc.LogRegexp, func() { root.Send(self, runReady{id: id}) }
 	}
 	if p.socket != nil {
 		spec.Argv = p.cfg.RunArgvVia(p.proc, p.artMode, p.artifact, p.launcher)
 		spec.ExtraFiles = []*os.File{p.socket}
 		spec.Env = append(append([]string(nil), p.proc.Env...), "LISTEN_FDS=1", "LISTEN_FDNAMES="+p.proc.Name)
 	}
-	now := p.clock.Now()
 	pid, err := spawn(spec)
-	ctx.Send(p.logs, LogStart{Kind: KindRun, ID: id, PID: pid, StartedAt: now})
 	if err != nil {
 		msg := fmt.Sprintf("cannot start %s: %v", spec.Argv[0], err)
+		ctx.Send(p.logs, LogStart{Kind: KindRun, ID: id, StartedAt: now})
 		ctx.Send(p.logs, LogAppend{Kind: KindRun, ID: id, Stream: Stderr, Text: "[bpm] " + msg, Time: now})
 		p.lastExit = msg
 		p.event("start_failed", msg)
@@ -112,8 +108,6 @@ func (p *Process) watchReady(r *run) {
 	}
 	r.timers = append(r.timers, p.clock.AfterFunc(rc.Timeout, func() { root.Send(self, runNotReady{id: id}) }))
 	switch {
-	case rc.Log != "":
-		r.readyRE = regexp.MustCompile(rc.Log) // validated by config
 	case rc.HTTP != "" || rc.TCP != "":
 		r.cancel = make(chan struct{})
 		// With `listen` bpm owns the socket: a probe counts only when the
@@ -123,21 +117,6 @@ func (p *Process) watchReady(r *run) {
 			owner = r.pid
 		}
 		go probeReady(rc, owner, r.cancel, func() { root.Send(self, runReady{id: id}) })
-	}
-}
-
-func (p *Process) output(ctx actor.Context, m runOutput) {
-	ctx.Send(p.logs, LogAppend{Kind: KindRun, ID: m.id, Stream: m.stream, Text: m.text, Time: p.clock.Now()})
-	r := p.runs[m.id]
-	if r == nil {
-		return
-	}
-	r.tail = append(r.tail, m.text)
-	if len(r.tail) > runTailLines {
-		r.tail = r.tail[1:]
-	}
-	if !r.ready && r.readyRE != nil && r.readyRE.MatchString(m.text) {
-		p.ready(ctx, r)
 	}
 }
 
@@ -177,26 +156,58 @@ func (p *Process) notReady(ctx actor.Context, m runNotReady) {
 	}
 	msg := fmt.Sprintf("pid %d not ready within %s", r.pid, p.proc.Ready.Timeout)
 	p.event("ready_timeout", msg)
-	err := fmt.Errorf("restart %s: new run %s; last lines:\n%s", p.proc.Name, msg, strings.Join(r.tail, "\n"))
+	err := fmt.Errorf("restart %s: new run %s", p.proc.Name, msg)
 	if r == p.next {
 		p.next = nil
-		p.rolledBack(ctx, err)
+		p.rolledBack(ctx, r, err)
 		p.stopRun(ctx, r, "not ready in time")
 		return
 	}
 	r.failed = true
-	p.swapDone(ctx, err)
+	p.failSwap(ctx, r, err)
 	p.stopRun(ctx, r, "not ready in time")
 }
 
-// rolledBack ends a hand-off whose new run failed: the old run keeps serving.
-func (p *Process) rolledBack(ctx actor.Context, err error) {
+// rolledBack ends a hand-off whose new run failed (r; nil when it never
+// started): the old run keeps serving. During a shutdown there is nothing to
+// roll back to, and no event says otherwise.
+func (p *Process) rolledBack(ctx actor.Context, r *run, err error) {
+	if p.stopping {
+		p.swapDone(ctx, fmt.Errorf("%w; bpm is shutting down", err))
+		return
+	}
 	serving := "no run is serving"
 	if p.cur != nil {
 		serving = fmt.Sprintf("pid %d keeps serving", p.cur.pid)
 	}
 	p.event("rolled_back", serving)
-	p.swapDone(ctx, fmt.Errorf("%w; rolled back: %s", err, serving))
+	err = fmt.Errorf("%w; rolled back: %s", err, serving)
+	if r == nil {
+		p.swapDone(ctx, err)
+		return
+	}
+	p.failSwap(ctx, r, err)
+}
+
+// failSwap ends a swap whose new run r failed: the callers get err followed
+// by r's last lines, asked of the logbuffer, which by now holds all of r's
+// output that was read (its mailbox is FIFO).
+func (p *Process) failSwap(ctx actor.Context, r *run, err error) {
+	if p.phase != phaseSwapping {
+		return
+	}
+	waiters := p.waiting
+	p.waiting = nil
+	p.phase = phaseIdle
+	p.nextBatch(ctx)
+	f := ctx.RequestFuture(p.logs, TailRequest{Kind: KindRun, ID: r.id, N: runTailLines}, askTimeout)
+	ctx.ReenterAfter(f, func(res any, _ error) {
+		t, _ := res.(TailReply)
+		full := fmt.Errorf("%w; last lines:\n%s", err, strings.Join(t.Lines, "\n"))
+		for _, w := range waiters {
+			p.reply(ctx, w, full)
+		}
+	})
 }
 
 // exited handles the end of a run: the next step of a swap or shutdown when
@@ -220,8 +231,7 @@ func (p *Process) exited(ctx actor.Context, m runExited) {
 	}
 	if r == p.next {
 		p.next = nil
-		p.rolledBack(ctx, fmt.Errorf("restart %s: new run %s before it was ready; last lines:\n%s",
-			p.proc.Name, p.lastExit, strings.Join(r.tail, "\n")))
+		p.rolledBack(ctx, r, fmt.Errorf("restart %s: new run %s before it was ready", p.proc.Name, p.lastExit))
 		return
 	}
 	if r.stopping && !r.failed {
@@ -243,8 +253,7 @@ func (p *Process) exited(ctx actor.Context, m runExited) {
 	p.crashes++
 	p.event("crashed", p.lastExit)
 	if wasCur && p.phase == phaseSwapping && !r.ready {
-		p.swapDone(ctx, fmt.Errorf("restart %s: new run %s before it was ready; last lines:\n%s",
-			p.proc.Name, p.lastExit, strings.Join(r.tail, "\n")))
+		p.failSwap(ctx, r, fmt.Errorf("restart %s: new run %s before it was ready", p.proc.Name, p.lastExit))
 	}
 	if wasCur {
 		p.scheduleRetry(p.clock.Now().Sub(r.started))

@@ -9,58 +9,6 @@ import (
 	"strings"
 )
 
-// ring keeps the last capacity lines of one run or build. Its slice grows by
-// doubling up to capacity, so a three-line run costs three slots, not
-// log_lines; once full it overwrites the oldest line.
-type ring struct {
-	capacity int
-	buf      []Line
-	start    int // index in buf of the oldest line once buf is full
-	total    int // lines ever added, dropped ones included
-}
-
-// minRingGrowth keeps the first allocations of a ring from being tiny.
-const minRingGrowth = 16
-
-func newRing(capacity int) ring {
-	return ring{capacity: max(capacity, 1)}
-}
-
-// add stores l as the next line, numbering it total+1 so numbers keep
-// counting from 1 even after older lines are dropped.
-func (r *ring) add(l Line) {
-	r.total++
-	l.N = r.total
-	l.Match = false
-	if len(r.buf) < r.capacity {
-		if len(r.buf) == cap(r.buf) {
-			grown := make([]Line, len(r.buf), min(max(2*cap(r.buf), minRingGrowth), r.capacity))
-			copy(grown, r.buf)
-			r.buf = grown
-		}
-		r.buf = append(r.buf, l)
-		return
-	}
-	r.buf[r.start] = l
-	r.start++
-	if r.start == r.capacity {
-		r.start = 0
-	}
-}
-
-// ordered returns the kept lines oldest first. It rotates the buffer in place
-// rather than copying it, so the result aliases the ring and is valid only
-// until the next add.
-func (r *ring) ordered() []Line {
-	if r.start != 0 {
-		slices.Reverse(r.buf[:r.start])
-		slices.Reverse(r.buf[r.start:])
-		slices.Reverse(r.buf)
-		r.start = 0
-	}
-	return r.buf
-}
-
 // searchLines selects lines for q: match, then context, then head/tail.
 // It never modifies lines; selected is a fresh, non-nil slice in the original
 // order, and matches counts matching lines before head/tail are applied.

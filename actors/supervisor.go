@@ -165,7 +165,9 @@ func (s *Supervisor) spawnAll(ctx actor.Context) {
 	}))
 	for _, p := range cfg.Processes {
 		logs := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
-			return NewLogBuffer(p.Name, cfg.LogLines, cfg.LogRuns, newPassthrough(s.opts.Stdout), newPassthrough(s.opts.Stderr))
+			b := NewLogBuffer(p.Name, cfg.LogLines, cfg.LogRuns, newPassthrough(s.opts.Stdout), newPassthrough(s.opts.Stderr))
+			b.bytes = cfg.LogBytes
+			return b
 		}))
 		builder := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
 			b := NewBuilder(cfg, p, logs)
