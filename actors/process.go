@@ -50,9 +50,11 @@ type Process struct {
 	nextRun  int
 	artifact string      // executable of the last good build
 	artMode  config.Mode // mode of that build
+	built    bool        // a build has succeeded: there is something to run
 
 	restarts, crashes int
 	crashSeries       int // consecutive crashes, for the release backoff
+	buildFailures     int // consecutive failed builds with nothing to run, for their backoff
 	lastExit          string
 	retryTimer        Timer
 	retryGen          int
@@ -87,6 +89,10 @@ type retryDue struct{ gen int }
 // ModeChanged tells a process actor bpm's mode changed.
 type ModeChanged struct{ Mode config.Mode }
 
+// ReleaseRebuildRequest asks a process to rebuild in release mode and swap,
+// if what it runs (or is building) is a dev build; others are left alone.
+type ReleaseRebuildRequest struct{}
+
 // Receive is the process actor's message loop.
 func (p *Process) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
@@ -97,6 +103,8 @@ func (p *Process) Receive(ctx actor.Context) {
 		p.request(ctx, m.Mode, nil)
 	case RestartRequest:
 		p.request(ctx, m.Mode, ctx.Sender())
+	case ReleaseRebuildRequest:
+		p.releaseRebuild(ctx)
 	case ModeChanged:
 		p.mode = m.Mode
 	case BuildReply:
@@ -183,9 +191,13 @@ func (p *Process) buildDone(ctx actor.Context, m BuildReply) {
 		}
 		p.phase = phaseIdle
 		p.nextBatch(ctx)
+		if p.phase == phaseIdle && p.cur == nil && p.retryTimer == nil {
+			p.retryAfterFailedBuild()
+		}
 		return
 	}
 	p.buildStatus.State = "ok"
+	p.built, p.buildFailures = true, 0
 	p.event("build_ok", fmt.Sprintf("%s build in %.1fs", m.Mode, m.Seconds))
 	p.artifact, p.artMode, p.buildSeconds = m.Artifact, m.Mode, m.Seconds
 	p.phase = phaseSwapping
@@ -264,6 +276,48 @@ func (p *Process) reply(ctx actor.Context, to *actor.PID, err error) {
 	}
 }
 
+// releaseRebuild is the switch back to release mode for one process: only a
+// dev build is rebuilt; a release build keeps running untouched.
+func (p *Process) releaseRebuild(ctx actor.Context) {
+	devBuild := p.built && p.artMode == config.Dev
+	if p.phase == phaseBuilding && p.buildStatus.Mode == config.Dev {
+		devBuild = true
+	}
+	if len(p.pending) > 0 && p.pendingMode == config.Dev {
+		devBuild = true
+	}
+	if !devBuild {
+		return
+	}
+	if p.cfg.BuildArgv(p.proc, config.Release) == nil && p.cfg.BuildArgv(p.proc, config.Dev) == nil {
+		// Nothing is built: dev and release runs are the same command.
+		p.artMode = config.Release
+		return
+	}
+	p.request(ctx, config.Release, nil)
+}
+
+// retryAfterFailedBuild keeps a process whose build failed, with no run
+// serving, from staying down for good (a network not up yet at boot): with
+// a good build it runs that one after the crash wait; without one it builds
+// again after the mode's wait, the release backoff growing with each failure.
+func (p *Process) retryAfterFailedBuild() {
+	if p.stopping {
+		return
+	}
+	if p.built {
+		p.scheduleRetry(0)
+		return
+	}
+	wait := p.cfg.DevCrashWait
+	if p.mode != config.Dev {
+		wait = ReleaseBackoff(p.cfg.BackoffInitial, p.cfg.BackoffMax, p.buildFailures)
+	}
+	p.buildFailures++
+	p.armRetry(wait)
+	p.event("build_retry_scheduled", fmt.Sprintf("build again in %s (%s mode)", wait.Round(time.Millisecond), p.mode))
+}
+
 // scheduleRetry arms the wait before restarting after a crash: the dev wait
 // in dev mode, the growing backoff in release mode.
 func (p *Process) scheduleRetry(uptime time.Duration) {
@@ -283,13 +337,18 @@ func (p *Process) scheduleRetry(uptime time.Duration) {
 		p.state = StateBackoff
 	}
 	p.crashSeries++
+	p.armRetry(wait)
+	p.event("restart_scheduled", fmt.Sprintf("restart in %s (%s mode)", wait.Round(time.Millisecond), p.mode))
+}
+
+// armRetry fires retryDue after wait, replacing any wait armed before.
+func (p *Process) armRetry(wait time.Duration) {
 	p.retryGen++
 	gen := p.retryGen
 	p.nextRestartAt = p.clock.Now().Add(wait)
 	stopTimer(p.retryTimer)
 	root, self := p.root, p.self
 	p.retryTimer = p.clock.AfterFunc(wait, func() { root.Send(self, retryDue{gen: gen}) })
-	p.event("restart_scheduled", fmt.Sprintf("restart in %s (%s mode)", wait.Round(time.Millisecond), p.mode))
 }
 
 func (p *Process) cancelRetry() {
@@ -301,13 +360,21 @@ func (p *Process) cancelRetry() {
 
 // retry starts the last good build again after a crash wait. During a build
 // it does too (the new build may fail; until it is done the old one serves),
-// but not during a swap, which starts a run of its own.
+// but not during a swap, which starts a run of its own. Without a good build
+// it builds again, in bpm's mode.
 func (p *Process) retry(ctx actor.Context, m retryDue) {
 	if m.gen != p.retryGen || p.stopping || p.cur != nil || p.phase == phaseSwapping {
 		return
 	}
 	p.nextRestartAt = time.Time{}
 	p.retryTimer = nil
+	if !p.built {
+		if p.phase == phaseIdle {
+			p.waiting = nil
+			p.startBuild(ctx, p.mode)
+		}
+		return
+	}
 	p.startRun(ctx)
 }
 

@@ -137,7 +137,7 @@ func (s *Supervisor) Receive(ctx actor.Context) {
 	case releaseSwitch:
 		slog.Info("no tool call for a while: switching to release mode", "after", s.opts.Config.DevTimeout)
 		s.broadcast(ctx, ModeChanged{Mode: config.Release})
-		s.broadcast(ctx, RestartRequest{Mode: config.Release})
+		s.broadcast(ctx, ReleaseRebuildRequest{})
 	case ActivityRequest:
 		ctx.Send(s.modeclock, m)
 	case ModeRequest:
@@ -243,6 +243,21 @@ func (s *Supervisor) status(ctx actor.Context) {
 	}()
 }
 
+// stopMargin is what a process's stop may take beyond its stop timeout: the
+// SIGKILL, the exit report and the drain of its pipes.
+const stopMargin = 30 * time.Second
+
+// ShutdownTimeout is how long a clean shutdown of cfg's processes may take:
+// they stop at the same time, each within its stop timeout plus stopMargin,
+// and then their last lines are flushed.
+func ShutdownTimeout(cfg *config.Config) time.Duration {
+	var longest time.Duration
+	for _, p := range cfg.Processes {
+		longest = max(longest, p.StopTimeout)
+	}
+	return longest + stopMargin + 2*flushTimeout + 5*time.Second
+}
+
 // stopAll stops every process, last configured first, and replies when all
 // have stopped.
 func (s *Supervisor) stopAll(ctx actor.Context) {
@@ -255,7 +270,7 @@ func (s *Supervisor) stopAll(ctx actor.Context) {
 	var futures []*actor.Future
 	for i := len(names) - 1; i >= 0; i-- {
 		p := s.opts.Config.Process(names[i])
-		timeout := p.StopTimeout + 30*time.Second
+		timeout := p.StopTimeout + stopMargin
 		futures = append(futures, root.RequestFuture(s.procs[names[i]].proc, StopRequest{}, timeout))
 	}
 	go func() {
@@ -268,8 +283,12 @@ func (s *Supervisor) stopAll(ctx actor.Context) {
 		// process that did not answer in time left registered.
 		guard.Close()
 		// Their last lines (a shutdown message) reach the terminal.
-		for _, pid := range logs {
-			_, _ = Ask[FlushReply](root, pid, FlushRequest{}, 2*flushTimeout)
+		flushes := make([]*actor.Future, len(logs))
+		for i, pid := range logs {
+			flushes[i] = root.RequestFuture(pid, FlushRequest{}, 2*flushTimeout)
+		}
+		for _, f := range flushes {
+			_, _ = f.Result()
 		}
 		if caller != nil {
 			root.Send(caller, StopReply{})
