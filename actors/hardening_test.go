@@ -178,3 +178,14 @@ func hasEvent(st ProcessStatus, kind, text string) bool {
 	}
 	return false
 }
+
+// A pattern of megabytes is refused before it is compiled (compiling one
+// took RSS from 27 MB to 523 MB), with the limit in the message.
+func TestHugePatternIsRefusedWithTheLimit(t *testing.T) {
+	b := NewLogBuffer("web", 10, 1, nil, nil)
+	b.open(LogStart{Kind: KindRun, ID: 1})
+	r := b.search(SearchRequest{Kind: KindRun, Index: -1, Pattern: strings.Repeat("(a|b)", 600_000)})
+	if r.Err == nil || !strings.Contains(r.Err.Error(), "at most 4096") {
+		t.Errorf("a 3 MB pattern: %v", r.Err)
+	}
+}

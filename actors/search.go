@@ -9,6 +9,10 @@ import (
 	"strings"
 )
 
+// MaxPatternBytes caps a search pattern: compiling a regexp of megabytes
+// takes hundreds of megabytes.
+const MaxPatternBytes = 4096
+
 // searchLines selects lines for q: match, then context, then head/tail.
 // It never modifies lines; selected is a fresh, non-nil slice in the original
 // order, and matches counts matching lines before head/tail are applied.
@@ -45,6 +49,9 @@ func compileQuery(q SearchRequest) (*regexp.Regexp, error) {
 	}
 	if q.Pattern == "" {
 		return nil, nil
+	}
+	if len(q.Pattern) > MaxPatternBytes {
+		return nil, fmt.Errorf("pattern is %d bytes; at most %d are accepted", len(q.Pattern), MaxPatternBytes)
 	}
 	re, err := regexp.Compile(q.Pattern)
 	if err != nil {

@@ -369,6 +369,9 @@ func checkRegexp(rd *Ready) string {
 	if rd.Log == "" {
 		return "empty; valid: a regexp (RE2 syntax) matched against each output line"
 	}
+	if len(rd.Log) > 4096 {
+		return fmt.Sprintf("%d bytes long; valid: a regexp of at most 4096 bytes", len(rd.Log))
+	}
 	re, err := regexp.Compile(rd.Log)
 	if err != nil {
 		return fmt.Sprintf("bad regexp: %v; valid: RE2 syntax (https://golang.org/s/re2syntax)", err)

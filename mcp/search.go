@@ -24,7 +24,7 @@ const lineOverhead = 12
 
 type searchInput struct {
 	Process      string `json:"process,omitempty" jsonschema:"name of the process; may be omitted when only one is configured"`
-	Pattern      string `json:"pattern,omitempty" jsonschema:"RE2 regular expression matched against each line; empty selects every line"`
+	Pattern      string `json:"pattern,omitempty" jsonschema:"RE2 regular expression matched against each line, at most 4096 bytes; empty selects every line"`
 	ContextLines int    `json:"context_lines,omitempty" jsonschema:"lines of context before and after each match (>= 0)"`
 	Head         int    `json:"head,omitempty" jsonschema:"keep only the first N selected lines (>= 0; 0 keeps all)"`
 	Tail         int    `json:"tail,omitempty" jsonschema:"keep only the last N selected lines (>= 0; 0 keeps all); wins over head"`
