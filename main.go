@@ -31,9 +31,6 @@ const usage = `usage:
   bpm version                    print the version
 `
 
-// shutdownTimeout bounds a clean shutdown; past it bpm kills what is left.
-const shutdownTimeout = 2 * time.Minute
-
 func main() {
 	os.Exit(run(os.Args[1:]))
 }
@@ -164,7 +161,9 @@ func serve(args []string) int {
 	slog.Info("stopping every process", "signal", sig.String())
 	done := make(chan error, 1)
 	go func() {
-		_, err := actors.Ask[actors.StopReply](system.Root, sup, actors.StopRequest{}, shutdownTimeout)
+		// A clean shutdown waits as long as the slowest stop may take; past
+		// that bpm kills what is left.
+		_, err := actors.Ask[actors.StopReply](system.Root, sup, actors.StopRequest{}, actors.ShutdownTimeout(cfg))
 		done <- err
 	}()
 	select {
