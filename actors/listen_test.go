@@ -223,4 +223,10 @@ func TestStopDuringHandoffStopsBothRuns(t *testing.T) {
 			t.Errorf("pid %d alive after the stop", pid)
 		}
 	}
+	// The old run was being stopped too: no event may claim it keeps serving.
+	for _, e := range h.proc("app").Events {
+		if e.Kind == "rolled_back" {
+			t.Errorf("a shutdown logged %s: %s", e.Kind, e.Message)
+		}
+	}
 }
