@@ -69,6 +69,12 @@ func check(args []string) int {
 	if cfg == nil {
 		return code
 	}
+	if problems := cfg.CheckHost(); len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(os.Stderr, "bpm:", p)
+		}
+		return 2
+	}
 	cfg.Describe(os.Stdout)
 	return 0
 }
@@ -86,7 +92,10 @@ func load(args []string, port int) (*config.Config, int) {
 		return nil, 2
 	}
 	if port != 0 {
-		cfg.MCPPort = port
+		if err := cfg.SetMCPPort(port); err != nil {
+			fmt.Fprintln(os.Stderr, "bpm:", err)
+			return nil, 2
+		}
 	}
 	if cfg.Envrc {
 		if _, err := exec.LookPath("direnv"); err != nil {
@@ -114,6 +123,11 @@ func serve(args []string) int {
 		return code
 	}
 	slog.SetDefault(slog.New(actors.NewLogHandler(os.Stderr, slog.LevelInfo)))
+	release, code := claimProject(cfg)
+	if release == nil {
+		return code
+	}
+	defer release()
 
 	signals := make(chan os.Signal, 2)
 	// SIGHUP (the terminal went away) stops as cleanly as SIGINT and SIGTERM.

@@ -200,6 +200,9 @@ func parse(dir, file string, doc []byte) (*Config, *Error) {
 		}
 		c.Processes = append(c.Processes, p)
 	}
+	if err := c.listens(idx, "mcp_port"); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
