@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"bpm/actors"
+	"bpm/testkit"
+)
+
+// guardsOf lists the live guard processes of bpm: children of ppid whose
+// command line has actors.GuardArg.
+func guardsOf(ppid int) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(fields) < 2 || fields[1] != strconv.Itoa(ppid) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if slices.Contains(strings.Split(string(cmdline), "\x00"), actors.GuardArg) && testkit.Alive(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// waitGuard waits until bpm runs exactly one guard, other than old, and
+// returns its pid.
+func waitGuard(t *testing.T, bpm, old int) int {
+	t.Helper()
+	var pid int
+	testkit.WaitFor(t, 10*time.Second, "bpm's guard process", func() bool {
+		g := guardsOf(bpm)
+		if len(g) == 1 && g[0] != old {
+			pid = g[0]
+			return true
+		}
+		return false
+	})
+	return pid
+}
+
+// Guard killed, then bpm killed, both with SIGKILL: bpm used to run on
+// without a guard, and the runs' descendants were orphaned.
+func TestGuardKilledThenBPMKilledLeavesNoDescendant(t *testing.T) {
+	b, all := startFamily(t)
+	bpm := b.cmd.Process.Pid
+	old := waitGuard(t, bpm, 0)
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	fresh := waitGuard(t, bpm, old)
+	if pgid, _ := syscall.Getpgid(fresh); pgid != fresh {
+		t.Errorf("the new guard is in process group %d, want its own: a signal to bpm's group would take it too", pgid)
+	}
+	stdinHeldOnlyByBPM(t, fresh, bpm, all)
+	testkit.WaitFor(t, 10*time.Second, "bpm to log the new guard", func() bool {
+		return strings.Contains(b.stderr.String(), "started a new guard process")
+	})
+	for _, pid := range all {
+		if !testkit.Alive(pid) {
+			t.Fatalf("pid %d died with the guard", pid)
+		}
+	}
+	if err := b.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	b.wait(t, 10*time.Second)
+	testkit.WaitFor(t, 10*time.Second, "every descendant and the guard to die", func() bool {
+		for _, pid := range append(all, fresh) {
+			if testkit.Alive(pid) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// stdinHeldOnlyByBPM checks that the guard's stdin pipe is open in bpm (its
+// write end) and in no other process, the guard itself aside: else the guard
+// would not see EOF when bpm dies.
+func stdinHeldOnlyByBPM(t *testing.T, guard, bpm int, others []int) {
+	t.Helper()
+	pipe, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/0", guard))
+	if err != nil || !strings.HasPrefix(pipe, "pipe:") {
+		t.Fatalf("the guard's stdin is %q (%v), want a pipe", pipe, err)
+	}
+	holders := func(pid int) []string {
+		var fds []string
+		entries, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		for _, e := range entries {
+			if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name())); l == pipe {
+				fds = append(fds, e.Name())
+			}
+		}
+		return fds
+	}
+	if fds := holders(guard); !slices.Equal(fds, []string{"0"}) {
+		t.Errorf("the guard holds its stdin pipe on fds %v, want only 0", fds)
+	}
+	if len(holders(bpm)) == 0 {
+		t.Errorf("bpm does not hold the guard's stdin pipe")
+	}
+	for _, pid := range others {
+		if fds := holders(pid); len(fds) > 0 {
+			t.Errorf("pid %d holds the guard's stdin pipe on fds %v", pid, fds)
+		}
+	}
+}
