@@ -128,14 +128,14 @@ func TestRingsAreBoundedInBytes(t *testing.T) {
 		b.chunk(LogChunk{Kind: KindRun, ID: 1, Stream: Stdout, Data: data})
 	}
 	r := b.find(KindRun, 1)
-	if r.ring.bytes > logBytes {
-		t.Errorf("ring holds %d bytes, over log_bytes %d", r.ring.bytes, logBytes)
+	if r.ring.bytes() > logBytes {
+		t.Errorf("ring holds %d bytes, over log_bytes %d", r.ring.bytes(), logBytes)
 	}
 	got := b.search(SearchRequest{Kind: KindRun, Index: -1, Tail: 1})
 	if len(got.Lines) != 1 || !strings.HasPrefix(got.Lines[0].Text, "499:") || got.Run.Lines != 500 {
 		t.Errorf("newest line: %d lines, total %d", len(got.Lines), got.Run.Lines)
 	}
-	if n := r.ring.n; n < 10 || n > logBytes/(60<<10) {
+	if n := r.ring.n; n < logBytes/2/(60<<10) || n > logBytes/(60<<10) {
 		t.Errorf("%d lines kept, want as many as fit in %d bytes", n, logBytes)
 	}
 }

@@ -142,20 +142,31 @@ func (b *LogBuffer) chunk(c LogChunk) {
 	if r == nil {
 		return
 	}
-	b.scratch = b.scratch[:0]
-	prefix := b.prefix[c.Kind]
-	forLines(c.Data, func(line []byte) bool {
-		text := lineText(line)
-		r.ring.add(Line{Time: c.At, Stream: c.Stream, Text: text})
-		b.scratch = append(b.scratch, prefix...)
-		b.scratch = append(b.scratch, text...)
-		b.scratch = append(b.scratch, '\n')
-		return true
-	})
-	if c.Cut {
-		r.ring.markNewest(truncatedMarker)
-		b.scratch = append(b.scratch[:len(b.scratch)-1], truncatedMarker+"\n"...)
+	var stream uint8
+	if c.Stream == Stderr {
+		stream = 1
 	}
+	prefix := b.prefix[c.Kind]
+	out := b.scratch[:0]
+	data := c.Data
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		var suffix []byte
+		if c.Cut && len(data) == 0 {
+			suffix = truncatedSuffix
+		}
+		r.ring.push(stream, c.At, line, suffix)
+		out = append(append(append(append(out, prefix...), line...), suffix...), '\n')
+	}
+	b.scratch = out
 	w := b.stdout
 	if c.Stream == Stderr {
 		w = b.stderr
@@ -167,7 +178,9 @@ func (b *LogBuffer) chunk(c LogChunk) {
 	}
 }
 
-// lineText is line as stored: invalid UTF-8 replaced.
+var truncatedSuffix = []byte(truncatedMarker)
+
+// lineText is a stored line as searches show it: invalid UTF-8 replaced.
 func lineText(line []byte) string {
 	if utf8.Valid(line) {
 		return string(line)
@@ -195,7 +208,7 @@ func (b *LogBuffer) search(q SearchRequest) SearchReply {
 		StartedAt: r.start.StartedAt,
 		Lines:     r.ring.total,
 	}
-	reply.Lines, reply.Matches, reply.Err = searchLines(r.ring.ordered(), q)
+	reply.Lines, reply.Selected, reply.Matches, reply.Err = searchRing(&r.ring, q)
 	return reply
 }
 

@@ -75,6 +75,9 @@ type SearchRequest struct {
 	Head         int
 	Tail         int
 	Index        int
+	// Limit caps the lines returned (0: all): the first ones, or the last
+	// with Tail. Selected in the reply tells how many there were.
+	Limit int
 }
 
 // RunInfo identifies one run or build in a search reply.
@@ -98,12 +101,13 @@ type Line struct {
 // SearchReply carries the selected lines in order, or Err when the request
 // was not valid (its text says what is valid).
 type SearchReply struct {
-	Process string // the process searched (resolved when the request named none)
-	Run     RunInfo
-	Runs    int // how many runs or builds are kept
-	Matches int // matching lines before head/tail
-	Lines   []Line
-	Err     error
+	Process  string // the process searched (resolved when the request named none)
+	Run      RunInfo
+	Runs     int // how many runs or builds are kept
+	Matches  int // matching lines before head/tail
+	Selected int // lines selected after head/tail, before Limit
+	Lines    []Line
+	Err      error
 }
 
 // Process states, as get_status reports them.

@@ -2,29 +2,50 @@ package actors
 
 import (
 	"math"
-	"slices"
+	"time"
+	"unsafe"
 )
 
-// lineCost is what a stored line counts against log_bytes besides its text:
-// about what its Line costs in memory.
-const lineCost = 64
-
-// ring keeps the last lines of one run or build, bounded both in lines
-// (log_lines) and in bytes (log_bytes): the oldest lines are dropped first.
-// Its slice grows by doubling up to the line bound, so a three-line run costs
-// three slots, not log_lines.
-type ring struct {
-	capacity int // lines kept at most
-	maxBytes int // text plus lineCost per line kept at most
-	buf      []Line
-	start    int // index in buf of the oldest line
-	n        int // lines kept
-	bytes    int // text plus lineCost of the lines kept
-	total    int // lines ever added, dropped ones included
+// entry is one stored line: where its text lies and what came with it. It
+// holds no pointer, so the garbage collector never scans a ring's index,
+// however many lines it has.
+type entry struct {
+	at     int64  // unix nanoseconds
+	off    uint32 // offset of the text in its slab
+	size   uint32 // length of the text
+	slab   uint32 // sequence number of the slab
+	stream uint8  // 0 stdout, 1 stderr
 }
 
-// minRingGrowth keeps the first allocations of a ring from being tiny.
+// entrySize is what one line costs besides its text.
+const entrySize = int(unsafe.Sizeof(entry{}))
+
+// Slab sizes: a ring's first slab is small, so a three-line run costs a few
+// KiB; each next one doubles, up to maxSlab (or a quarter of the byte bound).
+const (
+	minSlab = 4 << 10
+	maxSlab = 1 << 20
+)
+
+// minRingGrowth keeps the first allocations of a ring's index from being tiny.
 const minRingGrowth = 16
+
+// ring keeps the last lines of one run or build, bounded both in lines
+// (log_lines) and in bytes (log_bytes: the slabs plus entrySize per line).
+// Texts are copied into append-only slabs; an index of fixed-size entries in
+// a circular buffer says where each line is. Dropping the oldest lines frees
+// whole slabs. Neither the index nor the slabs hold pointers.
+type ring struct {
+	capacity  int // lines kept at most
+	maxBytes  int // slab bytes plus entrySize per line kept at most
+	idx       []entry
+	start     int // index in idx of the oldest line
+	n         int // lines kept
+	slabs     [][]byte
+	firstSlab uint32 // sequence number of slabs[0]
+	slabBytes int    // the slabs' capacity
+	total     int    // lines ever added, dropped ones included
+}
 
 // newRing returns a ring of capacity lines (at least 1) and no byte bound.
 func newRing(capacity int) ring {
@@ -40,60 +61,126 @@ func newBoundedRing(capacity, maxBytes int) ring {
 	return r
 }
 
-// add stores l as the next line, numbering it total+1 so numbers keep
-// counting from 1 even after older lines are dropped. The newest line is
-// always kept, even alone beyond the byte bound.
-func (r *ring) add(l Line) {
+// bytes is what the ring's lines cost against its byte bound.
+func (r *ring) bytes() int { return r.slabBytes + r.n*entrySize }
+
+// push stores text+suffix as the next line. The newest line is always kept,
+// even alone beyond the byte bound.
+func (r *ring) push(stream uint8, at time.Time, text, suffix []byte) {
 	r.total++
-	l.N = r.total
-	l.Match = false
-	cost := len(l.Text) + lineCost
-	for r.n > 0 && (r.n == r.capacity || r.bytes+cost > r.maxBytes) {
+	if r.n == r.capacity {
 		r.dropOldest()
 	}
-	if r.n == len(r.buf) {
+	size := len(text) + len(suffix)
+	last := len(r.slabs) - 1
+	if last < 0 || cap(r.slabs[last])-len(r.slabs[last]) < size {
+		r.newSlab(size)
+		last = len(r.slabs) - 1
+	}
+	for len(r.slabs) > 1 && r.bytes()+entrySize > r.maxBytes {
+		r.dropOldestSlab()
+		last = len(r.slabs) - 1
+	}
+	slab := r.slabs[last]
+	off := len(slab)
+	slab = append(append(slab, text...), suffix...)
+	r.slabs[last] = slab
+	if r.n == len(r.idx) {
 		r.grow()
 	}
-	r.buf[(r.start+r.n)%len(r.buf)] = l
+	r.idx[(r.start+r.n)%len(r.idx)] = entry{
+		at: at.UnixNano(), off: uint32(off), size: uint32(size),
+		slab: r.firstSlab + uint32(last), stream: stream,
+	}
 	r.n++
-	r.bytes += cost
 }
 
+// add stores l (its text, stream and time); tests and single lines use it.
+func (r *ring) add(l Line) {
+	var stream uint8
+	if l.Stream == Stderr {
+		stream = 1
+	}
+	r.push(stream, l.Time, []byte(l.Text), nil)
+}
+
+// newSlab starts a slab with room for at least size bytes.
+func (r *ring) newSlab(size int) {
+	n := minSlab
+	if last := len(r.slabs) - 1; last >= 0 {
+		n = 2 * cap(r.slabs[last])
+	}
+	n = min(n, maxSlab, max(r.maxBytes/4, minSlab))
+	n = max(n, size)
+	r.slabs = append(r.slabs, make([]byte, 0, n))
+	r.slabBytes += n
+}
+
+// dropOldestSlab drops the oldest slab and every line in it.
+func (r *ring) dropOldestSlab() {
+	for r.n > 0 && r.idx[r.start].slab == r.firstSlab {
+		r.start = (r.start + 1) % len(r.idx)
+		r.n--
+	}
+	r.slabBytes -= cap(r.slabs[0])
+	r.slabs[0] = nil
+	r.slabs = r.slabs[1:]
+	r.firstSlab++
+}
+
+// dropOldest drops the oldest line, and the slabs no kept line is in any more
+// (never the newest slab, which new lines go on filling).
 func (r *ring) dropOldest() {
-	r.bytes -= len(r.buf[r.start].Text) + lineCost
-	r.buf[r.start] = Line{} // let the text go
-	r.start = (r.start + 1) % len(r.buf)
+	r.start = (r.start + 1) % len(r.idx)
 	r.n--
+	for len(r.slabs) > 1 && (r.n == 0 || r.idx[r.start].slab > r.firstSlab) {
+		r.slabBytes -= cap(r.slabs[0])
+		r.slabs[0] = nil
+		r.slabs = r.slabs[1:]
+		r.firstSlab++
+	}
 }
 
-// grow doubles buf, up to capacity; it is called only when buf is full.
+// grow doubles the index, up to capacity; it is called only when it is full.
 func (r *ring) grow() {
-	grown := make([]Line, min(max(2*len(r.buf), minRingGrowth), r.capacity))
-	copy(grown, r.ordered())
-	r.buf, r.start = grown, 0
+	grown := make([]entry, min(max(2*len(r.idx), minRingGrowth), r.capacity))
+	for i := range r.n {
+		grown[i] = r.idx[(r.start+i)%len(r.idx)]
+	}
+	r.idx, r.start = grown, 0
 }
 
-// ordered returns the kept lines oldest first. It rotates the buffer in place
-// rather than copying it, so the result aliases the ring and is valid only
-// until the next add.
+// at returns the entry of the i-th kept line, 0 being the oldest.
+func (r *ring) at(i int) entry { return r.idx[(r.start+i)%len(r.idx)] }
+
+// text returns e's text; it aliases the slab, so copy it before the ring
+// changes.
+func (r *ring) text(e entry) []byte {
+	return r.slabs[e.slab-r.firstSlab][e.off : e.off+e.size]
+}
+
+// firstN is the number of the oldest kept line (numbers count from 1 at the
+// start of the run, dropped lines included).
+func (r *ring) firstN() int { return r.total - r.n + 1 }
+
+// line returns the i-th kept line as a Line with its own copy of the text
+// (invalid UTF-8 replaced).
+func (r *ring) line(i int) Line {
+	e := r.at(i)
+	stream := Stdout
+	if e.stream == 1 {
+		stream = Stderr
+	}
+	return Line{N: r.firstN() + i, Time: time.Unix(0, e.at), Stream: stream, Text: lineText(r.text(e))}
+}
+
+// ordered returns every kept line, oldest first, as fresh Lines.
 func (r *ring) ordered() []Line {
-	if r.start != 0 {
-		slices.Reverse(r.buf[:r.start])
-		slices.Reverse(r.buf[r.start:])
-		slices.Reverse(r.buf)
-		r.start = 0
+	lines := make([]Line, r.n)
+	for i := range r.n {
+		lines[i] = r.line(i)
 	}
-	return r.buf[:r.n]
-}
-
-// markNewest appends suffix to the newest line's text.
-func (r *ring) markNewest(suffix string) {
-	if r.n == 0 {
-		return
-	}
-	l := &r.buf[(r.start+r.n-1)%len(r.buf)]
-	l.Text += suffix
-	r.bytes += len(suffix)
+	return lines
 }
 
 // last returns the texts of the newest n lines, oldest first.
@@ -101,7 +188,7 @@ func (r *ring) last(n int) []string {
 	n = min(n, r.n)
 	out := make([]string, 0, n)
 	for i := r.n - n; i < r.n; i++ {
-		out = append(out, r.buf[(r.start+i)%len(r.buf)].Text)
+		out = append(out, lineText(r.text(r.at(i))))
 	}
 	return out
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -13,27 +12,107 @@ import (
 // takes hundreds of megabytes.
 const MaxPatternBytes = 4096
 
-// searchLines selects lines for q: match, then context, then head/tail.
-// It never modifies lines; selected is a fresh, non-nil slice in the original
-// order, and matches counts matching lines before head/tail are applied.
-func searchLines(lines []Line, q SearchRequest) (selected []Line, matches int, err error) {
+// searchRing selects lines of r for q: match, then context, then head/tail,
+// then q.Limit. The lines come out fresh, in order, and never nil; selected
+// counts them before the limit, matches counts matching lines before
+// head/tail. Matching reads the texts in place, and only the picks that can
+// end up in the result are kept, so a search over a million lines allocates
+// no more than its answer.
+func searchRing(r *ring, q SearchRequest) (lines []Line, selected, matches int, err error) {
 	re, err := compileQuery(q)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
+	var picks []pick
 	if re == nil {
-		// Without a pattern every line is selected: trim first, copy only what is kept.
-		kept := slices.Clone(headTail(lines, q))
-		if kept == nil {
-			kept = []Line{}
+		// Every line is selected: only the range kept is visited.
+		lo, hi := headTailRange(r.n, q)
+		selected = hi - lo
+		if q.Limit > 0 && hi-lo > q.Limit {
+			if q.Tail > 0 {
+				lo = hi - q.Limit
+			} else {
+				hi = lo + q.Limit
+			}
 		}
-		for i := range kept {
-			kept[i].Match = false
+		picks = make([]pick, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			picks = append(picks, pick{i: int32(i)})
 		}
-		return kept, 0, nil
+	} else {
+		keep := newPicker(q)
+		m := newMatcher(re)
+		matches = withContext(r.n, func(i int) bool { return m.match(r.text(r.at(i))) }, q.ContextLines, keep.add)
+		picks, selected = keep.result()
 	}
-	selected, matches = withContext(lines, re, q.ContextLines)
-	return headTail(selected, q), matches, nil
+	lines = make([]Line, len(picks))
+	for k, p := range picks {
+		lines[k] = r.line(int(p.i))
+		lines[k].Match = p.match
+	}
+	return lines, selected, matches, nil
+}
+
+// pick is a selected line: its position among the kept ones, and whether it
+// matched (or is context).
+type pick struct {
+	i     int32
+	match bool
+}
+
+// picker keeps, of the picks it is given in order, those that head/tail and
+// the limit let through: the first ones, or the last ones in a circular
+// buffer with a tail.
+type picker struct {
+	head, tail int // at most this many picks are selected (0: no bound)
+	limit      int // of which at most this many are kept (0: no bound)
+	seen       int
+	kept       []pick
+}
+
+func newPicker(q SearchRequest) *picker {
+	p := &picker{limit: q.Limit}
+	if q.Tail > 0 {
+		p.tail = q.Tail
+	} else {
+		p.head = q.Head
+	}
+	return p
+}
+
+func (p *picker) add(k pick) {
+	p.seen++
+	switch {
+	case p.tail > 0:
+		size := p.tail
+		if p.limit > 0 {
+			size = min(size, p.limit)
+		}
+		if len(p.kept) < size {
+			p.kept = append(p.kept, k)
+		} else {
+			p.kept[(p.seen-1)%size] = k
+		}
+	case p.head > 0 && p.seen > p.head, p.limit > 0 && len(p.kept) >= p.limit:
+	default:
+		p.kept = append(p.kept, k)
+	}
+}
+
+// result returns the kept picks in order, and how many head/tail selected.
+func (p *picker) result() ([]pick, int) {
+	switch {
+	case p.tail > 0:
+		if n := len(p.kept); p.seen > n {
+			// Rotate the circular buffer so the oldest kept pick comes first.
+			at := p.seen % n
+			p.kept = append(p.kept[at:], p.kept[:at]...)
+		}
+		return p.kept, min(p.seen, p.tail)
+	case p.head > 0:
+		return p.kept, min(p.seen, p.head)
+	}
+	return p.kept, p.seen
 }
 
 // compileQuery checks q's numbers and compiles its pattern; a nil regexp
@@ -60,47 +139,43 @@ func compileQuery(q SearchRequest) (*regexp.Regexp, error) {
 	return re, nil
 }
 
-// withContext copies the lines matching re and up to n lines around each,
-// once each, in their original order.
-func withContext(lines []Line, re *regexp.Regexp, n int) (selected []Line, matches int) {
-	selected = []Line{}
-	emitted := -1  // index of the last line copied to selected
-	afterEnd := -1 // last index inside the after-context of a match
-	for i, l := range lines {
-		if !re.MatchString(l.Text) {
+// withContext gives emit the lines among n that match and up to c lines
+// around each, once each, in their order, and returns how many matched.
+func withContext(n int, match func(i int) bool, c int, emit func(pick)) (matches int) {
+	emitted := -1  // the last line emitted
+	afterEnd := -1 // the last line inside the after-context of a match
+	for i := range n {
+		if !match(i) {
 			if i <= afterEnd {
-				l.Match = false
-				selected = append(selected, l)
+				emit(pick{i: int32(i)})
 				emitted = i
 			}
 			continue
 		}
 		// Lines before i that are not yet emitted are known non-matches.
-		for j := max(i-n, emitted+1); j < i; j++ {
-			before := lines[j]
-			before.Match = false
-			selected = append(selected, before)
+		for j := max(i-c, emitted+1); j < i; j++ {
+			emit(pick{i: int32(j)})
 		}
-		l.Match = true
-		selected = append(selected, l)
+		emit(pick{i: int32(i), match: true})
 		matches++
 		emitted = i
-		afterEnd = i + n
+		afterEnd = i + c
 	}
-	return selected, matches
+	return matches
 }
 
-// headTail keeps the last q.Tail lines, or else the first q.Head; 0 keeps all.
-func headTail(lines []Line, q SearchRequest) []Line {
+// headTailRange is the part of n selected lines that q's tail, or else its
+// head, keeps; 0 keeps all.
+func headTailRange(n int, q SearchRequest) (lo, hi int) {
 	switch {
-	case q.Tail > 0 && q.Tail < len(lines):
-		return lines[len(lines)-q.Tail:]
+	case q.Tail > 0 && q.Tail < n:
+		return n - q.Tail, n
 	case q.Tail > 0:
-		return lines
-	case q.Head > 0 && q.Head < len(lines):
-		return lines[:q.Head]
+		return 0, n
+	case q.Head > 0 && q.Head < n:
+		return 0, q.Head
 	}
-	return lines
+	return 0, n
 }
 
 // resolveIndex turns a SearchRequest index (-1 newest … -kept; 0 oldest …

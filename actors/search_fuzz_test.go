@@ -22,7 +22,7 @@ func FuzzSearch(f *testing.F) {
 	f.Add("a\nb\n", "^$", 100, 100, 100, -1)
 	f.Fuzz(func(t *testing.T, data, pattern string, context, head, tail, index int) {
 		b := NewLogBuffer("web", 7, 1, nil, nil)
-		b.bytes = 7 * (lineCost + 8)
+		b.bytes = 7 * (entrySize + 8)
 		b.open(LogStart{Kind: KindRun, ID: 1})
 		b.chunk(LogChunk{Kind: KindRun, ID: 1, Stream: Stdout, Data: []byte(data)})
 		q := SearchRequest{Kind: KindRun, Pattern: pattern, ContextLines: context, Head: head, Tail: tail, Index: index}
@@ -54,6 +54,9 @@ func FuzzSearch(f *testing.F) {
 				matches++
 			}
 		}
+		if want := referenceSearch(&kept, q); want != ns(r.Lines) {
+			t.Fatalf("search %+v = %q, the plain reading gives %q", q, ns(r.Lines), want)
+		}
 		switch {
 		case tail > 0 && len(r.Lines) > tail, tail == 0 && head > 0 && len(r.Lines) > head:
 			t.Fatalf("%d lines for head %d tail %d", len(r.Lines), head, tail)
@@ -61,4 +64,38 @@ func FuzzSearch(f *testing.F) {
 			t.Fatalf("%d lines marked, %d matches reported, pattern %q", matches, r.Matches, pattern)
 		}
 	})
+}
+
+// referenceSearch is the plain reading of a search, line by line, for the
+// fuzz test to compare searchRing against: the numbers of the lines it
+// selects, matches suffixed with '*' (as ns writes them).
+func referenceSearch(r *ring, q SearchRequest) string {
+	var re *regexp.Regexp
+	if q.Pattern != "" {
+		re = regexp.MustCompile(q.Pattern)
+	}
+	var sel []Line
+	for i := range r.n {
+		l := Line{N: r.firstN() + i}
+		if re == nil {
+			sel = append(sel, l)
+			continue
+		}
+		near := false
+		for j := max(0, i-q.ContextLines); j <= min(r.n-1, i+q.ContextLines); j++ {
+			near = near || re.Match(r.text(r.at(j)))
+		}
+		l.Match = re.Match(r.text(r.at(i)))
+		if near {
+			sel = append(sel, l)
+		}
+	}
+	lo, hi := 0, len(sel)
+	switch {
+	case q.Tail > 0:
+		lo = max(0, hi-q.Tail)
+	case q.Head > 0:
+		hi = min(hi, q.Head)
+	}
+	return ns(sel[lo:hi])
 }

@@ -68,8 +68,8 @@ func TestRingWrapAndNumbering(t *testing.T) {
 			if r.total != tt.add {
 				t.Errorf("total = %d, want %d", r.total, tt.add)
 			}
-			if cap(r.buf) > max(tt.capacity, 1) {
-				t.Errorf("cap(buf) = %d, beyond capacity %d", cap(r.buf), tt.capacity)
+			if cap(r.idx) > max(tt.capacity, 1) {
+				t.Errorf("cap(buf) = %d, beyond capacity %d", cap(r.idx), tt.capacity)
 			}
 		})
 	}
@@ -95,8 +95,8 @@ func TestRingAllocatesLazily(t *testing.T) {
 	for range 3 {
 		r.add(Line{})
 	}
-	if cap(r.buf) > minRingGrowth {
-		t.Errorf("3-line ring of capacity 10000 holds %d slots, want at most %d", cap(r.buf), minRingGrowth)
+	if cap(r.idx) > minRingGrowth {
+		t.Errorf("3-line ring of capacity 10000 holds %d slots, want at most %d", cap(r.idx), minRingGrowth)
 	}
 }
 
@@ -280,4 +280,14 @@ func TestFormatLinesOfSearchWithContext(t *testing.T) {
 	if s := FormatLines(got); s != want {
 		t.Errorf("got\n%s\nwant\n%s", s, want)
 	}
+}
+
+// searchLines runs searchRing over a ring holding lines, numbered from 1.
+func searchLines(lines []Line, q SearchRequest) ([]Line, int, error) {
+	r := newRing(max(len(lines), 1))
+	for _, l := range lines {
+		r.add(l)
+	}
+	got, _, matches, err := searchRing(&r, q)
+	return got, matches, err
 }

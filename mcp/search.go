@@ -87,7 +87,7 @@ func (s *server) searchHandler(kind actors.LogKind) sdk.ToolHandlerFor[searchInp
 			index = *in.Index
 		}
 		q := actors.SearchRequest{Kind: kind, Pattern: in.Pattern, ContextLines: in.ContextLines,
-			Head: in.Head, Tail: in.Tail, Index: index}
+			Head: in.Head, Tail: in.Tail, Index: index, Limit: maxResultLines}
 		r, err := ask[actors.SearchReply](ctx, s, actors.LogSearchRequest{Process: in.Process, SearchRequest: q}, s.timeout)
 		if err == nil {
 			err = r.Err
@@ -96,13 +96,14 @@ func (s *server) searchHandler(kind actors.LogKind) sdk.ToolHandlerFor[searchInp
 			return nil, SearchOutput{}, err
 		}
 		out := searchResult(r.Process, q, r)
-		return textResult(searchText(q, out, len(r.Lines))), out, nil
+		return textResult(searchText(q, out, r.Selected)), out, nil
 	}
 }
 
 // searchResult turns a reply into the tool's structured output, applying the cap.
 func searchResult(name string, q actors.SearchRequest, r actors.SearchReply) SearchOutput {
 	lines, truncated := capLines(r.Lines, q.Tail > 0)
+	truncated = truncated || r.Selected > len(r.Lines)
 	out := SearchOutput{
 		Process: name,
 		Kind:    q.Kind.String(),
