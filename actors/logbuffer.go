@@ -147,6 +147,7 @@ func (b *LogBuffer) chunk(c LogChunk) {
 		stream = 1
 	}
 	prefix := b.prefix[c.Kind]
+	at := c.At.UnixNano()
 	out := b.scratch[:0]
 	data := c.Data
 	for len(data) > 0 {
@@ -163,7 +164,7 @@ func (b *LogBuffer) chunk(c LogChunk) {
 		if c.Cut && len(data) == 0 {
 			suffix = truncatedSuffix
 		}
-		r.ring.push(stream, c.At, line, suffix)
+		r.ring.push(stream, at, line, suffix)
 		out = append(append(append(append(out, prefix...), line...), suffix...), '\n')
 	}
 	b.scratch = out

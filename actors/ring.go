@@ -44,6 +44,7 @@ type ring struct {
 	slabs     [][]byte
 	firstSlab uint32 // sequence number of slabs[0]
 	slabBytes int    // the slabs' capacity
+	spare     []byte // a dropped slab kept for the next one, so a full ring allocates nothing
 	total     int    // lines ever added, dropped ones included
 }
 
@@ -64,9 +65,9 @@ func newBoundedRing(capacity, maxBytes int) ring {
 // bytes is what the ring's lines cost against its byte bound.
 func (r *ring) bytes() int { return r.slabBytes + r.n*entrySize }
 
-// push stores text+suffix as the next line. The newest line is always kept,
-// even alone beyond the byte bound.
-func (r *ring) push(stream uint8, at time.Time, text, suffix []byte) {
+// push stores text+suffix as the next line, at at (unix nanoseconds). The
+// newest line is always kept, even alone beyond the byte bound.
+func (r *ring) push(stream uint8, at int64, text, suffix []byte) {
 	r.total++
 	if r.n == r.capacity {
 		r.dropOldest()
@@ -88,10 +89,11 @@ func (r *ring) push(stream uint8, at time.Time, text, suffix []byte) {
 	if r.n == len(r.idx) {
 		r.grow()
 	}
-	r.idx[(r.start+r.n)%len(r.idx)] = entry{
-		at: at.UnixNano(), off: uint32(off), size: uint32(size),
-		slab: r.firstSlab + uint32(last), stream: stream,
+	pos := r.start + r.n
+	if pos >= len(r.idx) {
+		pos -= len(r.idx)
 	}
+	r.idx[pos] = entry{at: at, off: uint32(off), size: uint32(size), slab: r.firstSlab + uint32(last), stream: stream}
 	r.n++
 }
 
@@ -101,7 +103,7 @@ func (r *ring) add(l Line) {
 	if l.Stream == Stderr {
 		stream = 1
 	}
-	r.push(stream, l.Time, []byte(l.Text), nil)
+	r.push(stream, l.Time.UnixNano(), []byte(l.Text), nil)
 }
 
 // newSlab starts a slab with room for at least size bytes.
@@ -112,32 +114,48 @@ func (r *ring) newSlab(size int) {
 	}
 	n = min(n, maxSlab, max(r.maxBytes/4, minSlab))
 	n = max(n, size)
-	r.slabs = append(r.slabs, make([]byte, 0, n))
+	slab := r.spare
+	if cap(slab) == n {
+		r.spare = nil
+	} else {
+		slab = make([]byte, 0, n)
+	}
+	r.slabs = append(r.slabs, slab[:0])
 	r.slabBytes += n
 }
 
-// dropOldestSlab drops the oldest slab and every line in it.
-func (r *ring) dropOldestSlab() {
-	for r.n > 0 && r.idx[r.start].slab == r.firstSlab {
-		r.start = (r.start + 1) % len(r.idx)
-		r.n--
-	}
+// freeOldestSlab drops slabs[0], keeping it as the spare.
+func (r *ring) freeOldestSlab() {
 	r.slabBytes -= cap(r.slabs[0])
+	r.spare = r.slabs[0]
 	r.slabs[0] = nil
 	r.slabs = r.slabs[1:]
 	r.firstSlab++
 }
 
+// dropOldestSlab drops the oldest slab and every line in it.
+func (r *ring) dropOldestSlab() {
+	for r.n > 0 && r.idx[r.start].slab == r.firstSlab {
+		r.advance()
+	}
+	r.freeOldestSlab()
+}
+
+// advance forgets the oldest line's entry.
+func (r *ring) advance() {
+	r.start++
+	if r.start == len(r.idx) {
+		r.start = 0
+	}
+	r.n--
+}
+
 // dropOldest drops the oldest line, and the slabs no kept line is in any more
 // (never the newest slab, which new lines go on filling).
 func (r *ring) dropOldest() {
-	r.start = (r.start + 1) % len(r.idx)
-	r.n--
+	r.advance()
 	for len(r.slabs) > 1 && (r.n == 0 || r.idx[r.start].slab > r.firstSlab) {
-		r.slabBytes -= cap(r.slabs[0])
-		r.slabs[0] = nil
-		r.slabs = r.slabs[1:]
-		r.firstSlab++
+		r.freeOldestSlab()
 	}
 }
 
@@ -151,7 +169,12 @@ func (r *ring) grow() {
 }
 
 // at returns the entry of the i-th kept line, 0 being the oldest.
-func (r *ring) at(i int) entry { return r.idx[(r.start+i)%len(r.idx)] }
+func (r *ring) at(i int) entry {
+	if i += r.start; i >= len(r.idx) {
+		i -= len(r.idx)
+	}
+	return r.idx[i]
+}
 
 // text returns e's text; it aliases the slab, so copy it before the ring
 // changes.

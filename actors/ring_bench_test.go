@@ -26,7 +26,7 @@ func chunkOf(first int) []byte {
 func millionLines(tb testing.TB) *ring {
 	tb.Helper()
 	r := newBoundedRing(1_000_000, 1<<31-1)
-	at := time.Now()
+	at := time.Now().UnixNano()
 	for i := range 1_000_000 {
 		line := fmt.Appendf(nil, "2026-11-25T10:00:00Z GET /api/items/%07d 200 1.2ms ok", i)
 		if i%10_000 == 0 {
