@@ -43,7 +43,8 @@ func run(args []string) int {
 		case "tui":
 			return tui.Run(args[1:])
 		case actors.GuardArg:
-			// bpm itself, watching that no process group outlives bpm.
+			// bpm itself as the guard, where no shell can run it
+			// (actors.StartGuard).
 			return actors.RunGuard(os.Stdin)
 		case actors.ListenExecArg:
 			// bpm itself, started between direnv and an app that takes a

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,14 +75,30 @@ func startGroup(t *testing.T) int {
 	return cmd.Process.Pid
 }
 
-func startTestGuard(t *testing.T) (*Guard, int) {
+// guardKinds are the two guards: the shell script, and this test binary
+// standing in for bpm where no shell can be started.
+var guardKinds = []struct {
+	name  string
+	shell []string
+}{
+	{"sh", []string{guardShell}},
+	{"bpm", []string{"/nonexistent/sh"}},
+}
+
+// selfGuard is the argv that runs this test binary as the guard (TestMain).
+func selfGuard(t *testing.T) []string {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return []string{self, GuardArg}
+}
+
+func startTestGuard(t *testing.T, shell []string) (*Guard, int) {
+	t.Helper()
 	before := guardChildren()
-	g, err := StartGuard([]string{self, GuardArg})
+	g, err := startGuard(shell, selfGuard(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +114,13 @@ func waitDead(t *testing.T, pid int, what string) {
 // Killing the guard used to leave bpm without one: a later SIGKILL of bpm
 // orphaned every run's descendants. A new guard must know every group.
 func TestGuardKilledIsReplacedKnowingEveryGroup(t *testing.T) {
-	g, old := startTestGuard(t)
+	for _, kind := range guardKinds {
+		t.Run(kind.name, func(t *testing.T) { testGuardKilledIsReplaced(t, kind.shell) })
+	}
+}
+
+func testGuardKilledIsReplaced(t *testing.T, shell []string) {
+	g, old := startTestGuard(t, shell)
 	if pgid, _ := syscall.Getpgid(old); pgid != old {
 		t.Errorf("the guard is in process group %d, want its own (%d)", pgid, old)
 	}
@@ -126,15 +149,19 @@ func TestGuardKilledIsReplacedKnowingEveryGroup(t *testing.T) {
 // Close right after the guard died: whether or not a new guard runs yet,
 // what is registered is killed.
 func TestGuardClosedRightAfterItsDeathStillKillsGroups(t *testing.T) {
-	g, old := startTestGuard(t)
-	pgid := startGroup(t)
-	g.Add(pgid)
-	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
+	for _, kind := range guardKinds {
+		t.Run(kind.name, func(t *testing.T) {
+			g, old := startTestGuard(t, kind.shell)
+			pgid := startGroup(t)
+			g.Add(pgid)
+			if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			waitDead(t, old, "the guard to die")
+			g.Close()
+			waitDead(t, pgid, "the registered group to be killed")
+		})
 	}
-	waitDead(t, old, "the guard to die")
-	g.Close()
-	waitDead(t, pgid, "the registered group to be killed")
 }
 
 // After Close, and on a nil *Guard, Add, Remove and Close return at once.
@@ -144,7 +171,7 @@ func TestGuardCallsAfterCloseDoNotBlock(t *testing.T) {
 	none.Add(noGroup)
 	none.Remove(noGroup)
 	none.Close()
-	g, _ := startTestGuard(t)
+	g, _ := startTestGuard(t, []string{guardShell})
 	g.Close()
 	done := make(chan struct{})
 	go func() {
@@ -159,5 +186,51 @@ func TestGuardCallsAfterCloseDoNotBlock(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Add, Remove or Close blocked after Close")
+	}
+}
+
+// The guard script under each shell that may be /bin/sh, and RunGuard, on
+// one input: a set kept right through repeats and removals (first, middle,
+// last), lines that name no group skipped, and a last line without its
+// newline (bpm died while writing it) ignored rather than read as a
+// shorter, wrong pgid. No line names pgid 1 or 0: a guard that took it
+// would kill every process this test may signal.
+func TestGuardScriptUnderEachShell(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		argv []string
+	}{
+		{"/bin/sh", []string{guardShell}},
+		{"dash", []string{"dash"}},
+		{"bash", []string{"bash"}},
+		{"busybox", []string{"busybox", "sh"}},
+		{"mksh", []string{"mksh"}},
+		{"RunGuard", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			argv := selfGuard(t)
+			if tc.argv != nil {
+				if _, err := exec.LookPath(tc.argv[0]); err != nil {
+					t.Skipf("%s not installed", tc.argv[0])
+				}
+				argv = append(tc.argv, "-c", guardScript, "bpm", GuardArg)
+			}
+			a, b, c, d, e := startGroup(t), startGroup(t), startGroup(t), startGroup(t), startGroup(t)
+			in := fmt.Sprintf("+%[1]d\n+%[2]d\n+%[5]d\n+%[1]d\n-%[2]d\n-%[1]d\n+%[1]d\n-%[5]d\n+%[5]d\n"+
+				"+0%[4]d\n+ %[4]d\n%[4]d\n*%[4]d\n+%[4]dx\n+x\n\n-%[3]d\n+%[3]d", a, b, c, d, e)
+			cmd := exec.Command(argv[0], argv[1:]...)
+			cmd.Stdin = strings.NewReader(in)
+			cmd.Stderr = os.Stderr
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("the guard failed: %v", err)
+			}
+			waitDead(t, a, "a group added, removed and added again to be killed")
+			waitDead(t, e, "the last group added to be killed")
+			for _, pgid := range []int{b, c, d} {
+				if !testkit.Alive(pgid) {
+					t.Errorf("group %d was killed; only %d and %d are registered", pgid, a, e)
+				}
+			}
+		})
 	}
 }
