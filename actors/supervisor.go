@@ -26,8 +26,8 @@ type Options struct {
 	// Launcher is the argv prefix that runs ListenExec (bpm's hidden
 	// subcommand); nil: this executable with ListenExecArg.
 	Launcher []string
-	// GuardArgv starts the guard process (bpm with GuardArg, which calls
-	// RunGuard); nil: no guard.
+	// GuardArgv is bpm with GuardArg, which calls RunGuard: the guard
+	// process where /bin/sh cannot run the guard script; nil: no guard.
 	GuardArgv []string
 }
 
