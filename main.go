@@ -160,12 +160,14 @@ func serve(args []string) int {
 		fmt.Fprintln(os.Stderr, "bpm:", err)
 		return 1
 	}
-	web := &http.Server{
-		Handler:           mcp.NewHandler(system.Root, sup, mcp.Options{Token: cfg.MCPToken, Version: version}),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
+	web := mcp.NewServer(mcp.NewHandler(system.Root, sup, mcp.Options{
+		Token: cfg.MCPToken, Version: version,
+		SessionIdle: cfg.SessionIdle, MaxSessions: cfg.MaxSessions,
+	}))
+	// Connections are capped well below the descriptor limit, so a flood of
+	// clients cannot take the pipes a crash restart needs.
 	go func() {
-		if err := web.Serve(listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := web.Serve(mcp.LimitListener(listener, mcp.MaxConns())); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			slog.Error("MCP server stopped", "err", err)
 		}
 	}()

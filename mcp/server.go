@@ -34,7 +34,25 @@ type Options struct {
 	Version string
 	// Timeout bounds each request to the actors (not a restart's build); default 10s.
 	Timeout time.Duration
+	// SessionIdle closes a session with no request for this long; default 60 min.
+	SessionIdle time.Duration
+	// MaxSessions caps live sessions: a new one past it closes the one idle
+	// longest; default 100.
+	MaxSessions int
+	// BodyTimeout bounds how long a request body may take to arrive after its
+	// headers; default 10s.
+	BodyTimeout time.Duration
 }
+
+// Handler serves the MCP endpoint (see NewHandler).
+type Handler struct {
+	http.Handler
+	sdk      *sdk.Server
+	sessions *sessionTable
+}
+
+// LiveSessions returns how many MCP sessions are open.
+func (h *Handler) LiveSessions() int { return h.sessions.count() }
 
 // server holds what the tool handlers need to reach the actors.
 type server struct {
@@ -43,13 +61,23 @@ type server struct {
 	timeout    time.Duration
 }
 
-// NewHandler returns the http.Handler serving the MCP endpoint at /mcp (and
+// NewHandler returns the handler serving the MCP endpoint at /mcp (and
 // 404 elsewhere). Requests with a non-localhost Origin get 403; with a token
 // configured, requests without it get 401. The SDK's DNS-rebinding (Host)
-// protection stays on.
-func NewHandler(root *actor.RootContext, supervisor *actor.PID, opts Options) http.Handler {
+// protection stays on. Sessions idle for opts.SessionIdle are closed, and at
+// most opts.MaxSessions live at once (the one idle longest is closed first).
+func NewHandler(root *actor.RootContext, supervisor *actor.PID, opts Options) *Handler {
 	if opts.Timeout <= 0 {
 		opts.Timeout = defaultTimeout
+	}
+	if opts.SessionIdle <= 0 {
+		opts.SessionIdle = DefaultSessionIdle
+	}
+	if opts.MaxSessions <= 0 {
+		opts.MaxSessions = DefaultMaxSessions
+	}
+	if opts.BodyTimeout <= 0 {
+		opts.BodyTimeout = DefaultBodyTimeout
 	}
 	if opts.Version == "" {
 		opts.Version = "dev"
@@ -63,10 +91,13 @@ func NewHandler(root *actor.RootContext, supervisor *actor.PID, opts Options) ht
 	s.addSearchTools(srv)
 	s.addRestartTool(srv)
 	s.addStatusTool(srv)
+	sessions := newSessionTable(opts.MaxSessions)
+	srv.AddReceivingMiddleware(sessions.middleware)
 
 	mux := http.NewServeMux()
-	mux.Handle(Path, sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv }, nil))
-	return guard(opts.Token, mux)
+	mux.Handle(Path, sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv },
+		&sdk.StreamableHTTPOptions{SessionTimeout: opts.SessionIdle}))
+	return &Handler{Handler: bodyDeadline(opts.BodyTimeout, guard(opts.Token, mux)), sdk: srv, sessions: sessions}
 }
 
 const instructions = `bpm keeps this project's processes built and running.
