@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // ListenExecArg is the hidden first argument that makes bpm act as the
@@ -50,16 +52,35 @@ func bindListen(addr string) (*os.File, error) {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
 	defer l.Close()
-	f, err := l.(*net.TCPListener).File()
+	fd, err := dupListener(l.(*net.TCPListener))
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
 	// Apps expect a socket in blocking mode, as systemd hands it over.
-	if err := syscall.SetNonblock(int(f.Fd()), false); err != nil {
-		f.Close()
+	if err := syscall.SetNonblock(fd, false); err != nil {
+		syscall.Close(fd)
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
-	return f, nil
+	// os/exec calls Fd on every ExtraFile, and Fd of a file that os believes
+	// it made non-blocking (as TCPListener.File's is) clears O_NONBLOCK on the
+	// open file description, which every run shares: a Go run that set it
+	// would block in accept and hang in its graceful stop. NewFile of a
+	// blocking descriptor leaves the flags alone, then and on every Fd.
+	return os.NewFile(uintptr(fd), "listen "+addr), nil
+}
+
+// dupListener returns a close-on-exec duplicate of l's descriptor.
+func dupListener(l *net.TCPListener) (int, error) {
+	raw, err := l.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	var fd int
+	var dupErr error
+	if err := raw.Control(func(s uintptr) { fd, dupErr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return -1, err
+	}
+	return fd, dupErr
 }
 
 // withoutSocketEnv drops the socket-activation variables from env.

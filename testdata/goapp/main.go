@@ -35,6 +35,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 
+	if !acceptDelay(ctx) {
+		fmt.Println("goapp SIGTERM: shutting down")
+		fmt.Println("goapp stopped")
+		return
+	}
 	var srv *http.Server
 	var served <-chan struct{}
 	ln := listener(pid)
@@ -95,6 +100,22 @@ func envMs(key string) time.Duration {
 		fail("%s=%q is not a positive number of milliseconds", key, v)
 	}
 	return time.Duration(ms) * time.Millisecond
+}
+
+// acceptDelay waits FIXTURE_ACCEPT_AFTER_MS before the listener is taken,
+// leaving fd 3 untouched meanwhile; false when SIGTERM came first.
+func acceptDelay(ctx context.Context) bool {
+	d := envMs("FIXTURE_ACCEPT_AFTER_MS")
+	if d == 0 {
+		return true
+	}
+	fmt.Printf("goapp accepting after %s\n", d)
+	select {
+	case <-time.After(d):
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // listener takes the inherited fd 3 when LISTEN_FDS=1 (systemd socket activation),
