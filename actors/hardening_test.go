@@ -189,3 +189,19 @@ func TestHugePatternIsRefusedWithTheLimit(t *testing.T) {
 		t.Errorf("a 3 MB pattern: %v", r.Err)
 	}
 }
+
+// A quiet process's pipes start with small buffers; a line longer than one is
+// carried into a full-size buffer, not cut.
+func TestLineLongerThanTheFirstBufferIsKeptWhole(t *testing.T) {
+	dir := testkit.NewProject(t, `
+[process.quiet]
+type = "command"
+command = ["sh", "-c", "head -c 10000 /dev/zero | tr '\\0' b; echo; echo after; sleep 1000"]
+`)
+	h := startHarness(t, dir, nil)
+	testkit.WaitFor(t, 20*time.Second, "the line after the long one", func() bool { return h.logHas("quiet", KindRun, `^after$`) })
+	r := h.search("quiet", SearchRequest{Kind: KindRun, Index: -1})
+	if len(r.Lines) != 2 || len(r.Lines[0].Text) != 10000 {
+		t.Fatalf("lines: %d, first %d bytes, want 2 lines, the first of 10000", len(r.Lines), len(r.Lines[0].Text))
+	}
+}

@@ -93,8 +93,18 @@ type ModeChanged struct{ Mode config.Mode }
 // if what it runs (or is building) is a dev build; others are left alone.
 type ReleaseRebuildRequest struct{}
 
+// processUpdate is a process actor's status, sent to its parent (the
+// supervisor) after every message that may have changed it, so that
+// get_status is answered from the supervisor's copy without asking anyone.
+type processUpdate struct{ status ProcessStatus }
+
 // Receive is the process actor's message loop.
 func (p *Process) Receive(ctx actor.Context) {
+	switch ctx.Message().(type) {
+	case ProcessStatusRequest, *actor.Stopping, *actor.Stopped:
+	default:
+		defer p.publish(ctx)
+	}
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		p.root, p.self = ctx.ActorSystem().Root, ctx.Self()
@@ -244,7 +254,7 @@ func (p *Process) swapDone(ctx actor.Context, err error) {
 	} else {
 		for _, w := range p.waiting {
 			if w != nil {
-				ctx.Send(w, RestartReply{Process: p.proc.Name, PID: p.cur.pid, Mode: p.artMode, BuildSeconds: p.buildSeconds})
+				p.answer(ctx, w, RestartReply{Process: p.proc.Name, PID: p.cur.pid, Mode: p.artMode, BuildSeconds: p.buildSeconds})
 			}
 		}
 		p.waiting = nil
@@ -272,7 +282,7 @@ func (p *Process) failWaiters(ctx actor.Context, err error) {
 
 func (p *Process) reply(ctx actor.Context, to *actor.PID, err error) {
 	if to != nil {
-		ctx.Send(to, RestartReply{Process: p.proc.Name, Err: err})
+		p.answer(ctx, to, RestartReply{Process: p.proc.Name, Err: err})
 	}
 }
 
@@ -383,6 +393,19 @@ func (p *Process) event(kind, msg string) {
 	slog.Info(p.proc.Name + ": " + kind + ": " + msg)
 	if len(p.events) > maxEvents {
 		p.events = p.events[len(p.events)-maxEvents:]
+	}
+}
+
+// answer sends msg to a caller, after the status it will see in get_status.
+func (p *Process) answer(ctx actor.Context, to *actor.PID, msg any) {
+	p.publish(ctx)
+	ctx.Send(to, msg)
+}
+
+// publish sends the status to the parent.
+func (p *Process) publish(ctx actor.Context) {
+	if parent := ctx.Parent(); parent != nil {
+		ctx.Send(parent, processUpdate{status: p.status()})
 	}
 }
 

@@ -25,6 +25,10 @@ const (
 	readerBuffers = 4
 )
 
+// firstChunkBytes is a reader's buffer size until its pipe fills one: an
+// idle or quiet process (most of them) then holds 4 KiB per pipe, not 64.
+const firstChunkBytes = 4 * 1024
+
 // maxLineBytes caps one stored line; the rest of a longer line is dropped
 // and the stored part ends with truncatedMarker.
 const maxLineBytes = chunkBytes
@@ -72,7 +76,8 @@ type pipeReader struct {
 	onReady func()
 
 	free  chan []byte
-	made  int
+	made  int // buffers in existence, at most readerBuffers
+	size  int // of the buffers it makes: firstChunkBytes, then chunkBytes
 	quit  <-chan struct{} // closed when the child is gone and the drain is over
 	carry []byte          // the partial last line of the previous read
 	skip  bool            // inside a line already cut at maxLineBytes
@@ -82,20 +87,25 @@ type pipeReader struct {
 // exist; it waits for one to come back otherwise (the back-pressure), or
 // returns nil when quit closes.
 func (r *pipeReader) buffer() []byte {
-	select {
-	case b := <-r.free:
-		return b
-	default:
-	}
-	if r.made < readerBuffers {
-		r.made++
-		return make([]byte, 0, chunkBytes)
-	}
-	select {
-	case b := <-r.free:
-		return b
-	case <-r.quit:
-		return nil
+	for {
+		var b []byte
+		select {
+		case b = <-r.free:
+		default:
+			if r.made < readerBuffers {
+				r.made++
+				return make([]byte, 0, max(r.size, firstChunkBytes))
+			}
+			select {
+			case b = <-r.free:
+			case <-r.quit:
+				return nil
+			}
+		}
+		if cap(b) >= r.size {
+			return b
+		}
+		r.made-- // a first, small buffer: let it go for a full one
 	}
 }
 
@@ -112,6 +122,9 @@ func (r *pipeReader) run(done chan<- struct{}) {
 		buf = append(buf[:0], r.carry...)
 		n, err := r.f.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
+		if len(buf) == cap(buf) {
+			r.size = chunkBytes // a busy pipe: full-size buffers from now on
+		}
 		at := time.Now()
 		if err != nil {
 			r.last(buf, at, err)
@@ -135,6 +148,11 @@ func (r *pipeReader) chunk(buf []byte, at time.Time) {
 	}
 	cut := bytes.LastIndexByte(buf, '\n')
 	switch {
+	case cut < 0 && len(buf) == cap(buf) && cap(buf) < maxLineBytes:
+		// A line longer than a small first buffer: carry it into a full one.
+		r.carry = append(r.carry, buf...)
+		r.putBack(buf)
+		return
 	case cut < 0 && len(buf) == cap(buf):
 		// A line as long as a whole buffer: keep its start, skip the rest.
 		r.skip = true

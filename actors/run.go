@@ -313,7 +313,7 @@ func (p *Process) maybeStopped(ctx actor.Context) {
 	}
 	p.state = StateStopped
 	for _, w := range p.stopWaiters {
-		ctx.Send(w, StopReply{})
+		p.answer(ctx, w, StopReply{})
 	}
 	p.stopWaiters = nil
 }

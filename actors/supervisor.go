@@ -40,6 +40,9 @@ type Supervisor struct {
 	sockets   map[string]*os.File // bound `listen` sockets by process
 	procs     map[string]procRefs
 	modeclock *actor.PID
+	// The latest status each process actor published: get_status is
+	// answered from these without asking every process.
+	statuses map[string]ProcessStatus
 }
 
 type procRefs struct {
@@ -57,7 +60,7 @@ func NewSupervisor(opts Options) *Supervisor {
 	if opts.Stderr == nil {
 		opts.Stderr = io.Discard
 	}
-	return &Supervisor{opts: opts, procs: map[string]procRefs{}}
+	return &Supervisor{opts: opts, procs: map[string]procRefs{}, statuses: map[string]ProcessStatus{}}
 }
 
 // Start binds every `listen` socket, then spawns the supervisor (which
@@ -149,8 +152,24 @@ func (s *Supervisor) Receive(ctx actor.Context) {
 			return
 		}
 		ctx.RequestWithCustomSender(refs.logs, m.SearchRequest, ctx.Sender())
+	case processUpdate:
+		s.statuses[m.status.Name] = m.status
 	case StatusRequest:
-		s.status(ctx)
+		// The mode clock is asked, after any activity sent to it before;
+		// the processes' part is the supervisor's own copy.
+		caller := ctx.Sender()
+		f := ctx.RequestFuture(s.modeclock, ModeRequest{}, askTimeout)
+		ctx.ReenterAfter(f, func(res any, err error) {
+			reply := s.status()
+			if mode, ok := res.(ModeReply); ok {
+				reply.Mode, reply.ModeSince, reply.ReleaseSwitchAt = mode.Mode, mode.Since, mode.ReleaseSwitchAt
+			} else {
+				reply.Err = fmt.Errorf("no answer from the mode clock: %v", err)
+			}
+			if caller != nil {
+				ctx.Send(caller, reply)
+			}
+		})
 	case StopRequest:
 		s.stopAll(ctx)
 	case KillRequest:
@@ -210,37 +229,18 @@ func (s *Supervisor) broadcast(ctx actor.Context, msg any) {
 	}
 }
 
-// status gathers the mode and every process's status off the supervisor's
-// own goroutine and replies to the caller when all have answered.
-func (s *Supervisor) status(ctx actor.Context) {
-	root, caller, clock := ctx.ActorSystem().Root, ctx.Sender(), s.modeclock
-	var pids []*actor.PID
-	for _, name := range s.opts.Config.Names() {
-		pids = append(pids, s.procs[name].proc)
+// status is every process's state, from what the process actors last published.
+// A process that has not published yet is shown stopped.
+func (s *Supervisor) status() StatusReply {
+	var reply StatusReply
+	for _, p := range s.opts.Config.Processes {
+		st, ok := s.statuses[p.Name]
+		if !ok {
+			st = ProcessStatus{Name: p.Name, Type: p.Type, State: StateStopped}
+		}
+		reply.Processes = append(reply.Processes, st)
 	}
-	go func() {
-		var reply StatusReply
-		mode, err := Ask[ModeReply](root, clock, ModeRequest{}, askTimeout)
-		if err != nil {
-			reply.Err = err
-			root.Send(caller, reply)
-			return
-		}
-		reply.Mode, reply.ModeSince, reply.ReleaseSwitchAt = mode.Mode, mode.Since, mode.ReleaseSwitchAt
-		futures := make([]*actor.Future, len(pids))
-		for i, pid := range pids {
-			futures[i] = root.RequestFuture(pid, ProcessStatusRequest{}, askTimeout)
-		}
-		for _, f := range futures {
-			st, err := resultOf[ProcessStatus](f)
-			if err != nil {
-				reply.Err = err
-				break
-			}
-			reply.Processes = append(reply.Processes, st)
-		}
-		root.Send(caller, reply)
-	}()
+	return reply
 }
 
 // stopMargin is what a process's stop may take beyond its stop timeout: the
