@@ -26,6 +26,7 @@ const flushTimeout = 2 * time.Second
 // never blocks on its own logging because bpm's output is stuck.
 type passthrough struct {
 	queue   chan passItem
+	free    chan []byte  // written batches' buffers, for the next ones
 	queued  atomic.Int64 // bytes in the queue
 	dropped int          // lines not queued since the last note; only Write touches it
 }
@@ -38,7 +39,7 @@ type passItem struct {
 
 // newPassthrough starts the goroutine writing to w.
 func newPassthrough(w io.Writer) *passthrough {
-	p := &passthrough{queue: make(chan passItem, passthroughQueue)}
+	p := &passthrough{queue: make(chan passItem, passthroughQueue), free: make(chan []byte, 4)}
 	go func() {
 		for it := range p.queue {
 			if it.done != nil {
@@ -48,6 +49,10 @@ func newPassthrough(w io.Writer) *passthrough {
 			// A broken terminal must not stop the logs being kept.
 			_, _ = w.Write(it.lines)
 			p.queued.Add(-int64(len(it.lines)))
+			select {
+			case p.free <- it.lines[:0]:
+			default:
+			}
 		}
 	}()
 	return p
@@ -65,10 +70,21 @@ func (p *passthrough) Write(lines []byte) (int, error) {
 		}
 		p.dropped = 0
 	}
-	if p.queued.Load()+int64(len(lines)) > passthroughBytes || !p.offer(append([]byte(nil), lines...)) {
+	if p.queued.Load()+int64(len(lines)) > passthroughBytes || !p.offer(append(p.buffer(), lines...)) {
 		p.dropped += bytes.Count(lines, []byte{'\n'})
 	}
 	return len(lines), nil
+}
+
+// buffer returns an empty buffer, one already written if there is one, so
+// a steady stream of batches allocates nothing.
+func (p *passthrough) buffer() []byte {
+	select {
+	case b := <-p.free:
+		return b
+	default:
+		return nil
+	}
 }
 
 func (p *passthrough) offer(lines []byte) bool {
