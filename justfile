@@ -26,6 +26,11 @@ tui url="http://127.0.0.1:3001/mcp":
 bench-restart:
     go test -run '^$' -bench RestartUnderLoad -benchtime 20x ./actors/
 
+# End-to-end benchmarks against the raw pipe, supervisord and PM2, one table
+# at the end (docs/benchmarks.md); BPM_BENCH_OUT=FILE also writes it there.
+bench-e2e:
+    go test -tags e2e -run TestE2E -v -timeout 30m ./bench/
+
 # Validate a project's .mcp-run and print the resolved plan.
 check dir=".":
     go run . check {{dir}}
