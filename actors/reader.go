@@ -76,8 +76,8 @@ type pipeReader struct {
 	onReady func()
 
 	free  chan []byte
-	made  int // buffers in existence, at most readerBuffers
-	size  int // of the buffers it makes: firstChunkBytes, then chunkBytes
+	made  int             // buffers in existence, at most readerBuffers
+	size  int             // of the buffers it makes: firstChunkBytes, then chunkBytes
 	quit  <-chan struct{} // closed when the child is gone and the drain is over
 	carry []byte          // the partial last line of the previous read
 	skip  bool            // inside a line already cut at maxLineBytes
