@@ -209,7 +209,7 @@ func (b *LogBuffer) search(q SearchRequest) SearchReply {
 		StartedAt: r.start.StartedAt,
 		Lines:     r.ring.total,
 	}
-	reply.Lines, reply.Selected, reply.Matches, reply.Err = searchRing(&r.ring, q)
+	reply.Lines, reply.Selected, reply.Matches, reply.MatchesAtLeast, reply.Err = searchRing(&r.ring, q)
 	return reply
 }
 

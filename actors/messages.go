@@ -101,13 +101,16 @@ type Line struct {
 // SearchReply carries the selected lines in order, or Err when the request
 // was not valid (its text says what is valid).
 type SearchReply struct {
-	Process  string // the process searched (resolved when the request named none)
-	Run      RunInfo
-	Runs     int // how many runs or builds are kept
-	Matches  int // matching lines before head/tail
-	Selected int // lines selected after head/tail, before Limit
-	Lines    []Line
-	Err      error
+	Process string // the process searched (resolved when the request named none)
+	Run     RunInfo
+	Runs    int // how many runs or builds are kept
+	Matches int // matching lines before head/tail (see MatchesAtLeast)
+	// MatchesAtLeast says Matches is a lower bound: with head or tail the
+	// search stops once it has the lines, from the oldest or the newest.
+	MatchesAtLeast bool
+	Selected       int // lines selected after head/tail, before Limit
+	Lines          []Line
+	Err            error
 }
 
 // Process states, as get_status reports them.

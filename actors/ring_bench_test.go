@@ -105,7 +105,7 @@ func BenchmarkSearchMillion(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, _, _, err := searchRing(r, bc.q); err != nil {
+				if _, _, _, _, err := searchRing(r, bc.q); err != nil {
 					b.Fatal(err)
 				}
 			}

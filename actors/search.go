@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -14,14 +15,16 @@ const MaxPatternBytes = 4096
 
 // searchRing selects lines of r for q: match, then context, then head/tail,
 // then q.Limit. The lines come out fresh, in order, and never nil; selected
-// counts them before the limit, matches counts matching lines before
-// head/tail. Matching reads the texts in place, and only the picks that can
-// end up in the result are kept, so a search over a million lines allocates
-// no more than its answer.
-func searchRing(r *ring, q SearchRequest) (lines []Line, selected, matches int, err error) {
+// counts them before the limit. With tail the search runs from the newest
+// line back, with head from the oldest on, and stops once it has them; then
+// matches counts the matching lines it went over and partial says the count
+// is a lower bound. Matching reads the texts in place, and only the picks
+// that can end up in the result are kept, so a search over a million lines
+// allocates no more than its answer.
+func searchRing(r *ring, q SearchRequest) (lines []Line, selected, matches int, partial bool, err error) {
 	re, err := compileQuery(q)
 	if err != nil {
-		return nil, 0, 0, err
+		return nil, 0, 0, false, err
 	}
 	var picks []pick
 	if re == nil {
@@ -42,7 +45,12 @@ func searchRing(r *ring, q SearchRequest) (lines []Line, selected, matches int, 
 	} else {
 		keep := newPicker(q)
 		m := newMatcher(re)
-		matches = withContext(r.n, func(i int) bool { return m.match(r.text(r.at(i))) }, q.ContextLines, keep.add)
+		match := func(i int) bool { return m.match(r.text(r.at(i))) }
+		if q.Tail > 0 {
+			matches, partial = withContextFromEnd(r.n, match, q.ContextLines, keep.add)
+		} else {
+			matches, partial = withContext(r.n, match, q.ContextLines, keep.add)
+		}
 		picks, selected = keep.result()
 	}
 	lines = make([]Line, len(picks))
@@ -50,7 +58,7 @@ func searchRing(r *ring, q SearchRequest) (lines []Line, selected, matches int, 
 		lines[k] = r.line(int(p.i))
 		lines[k].Match = p.match
 	}
-	return lines, selected, matches, nil
+	return lines, selected, matches, partial, nil
 }
 
 // pick is a selected line: its position among the kept ones, and whether it
@@ -60,57 +68,38 @@ type pick struct {
 	match bool
 }
 
-// picker keeps, of the picks it is given in order, those that head/tail and
-// the limit let through: the first ones, or the last ones in a circular
-// buffer with a tail.
+// picker keeps the picks a search is given, in its order, until it has
+// the head (or, given newest first, the tail) it wants; of those it keeps at
+// most limit, the oldest with head, the newest with tail.
 type picker struct {
-	head, tail int // at most this many picks are selected (0: no bound)
-	limit      int // of which at most this many are kept (0: no bound)
-	seen       int
-	kept       []pick
+	stopAt  int  // head or tail; 0: take every pick
+	fromEnd bool // picks come newest first
+	limit   int  // 0: no bound
+	seen    int
+	kept    []pick
 }
 
 func newPicker(q SearchRequest) *picker {
-	p := &picker{limit: q.Limit}
+	p := &picker{limit: q.Limit, stopAt: q.Head}
 	if q.Tail > 0 {
-		p.tail = q.Tail
-	} else {
-		p.head = q.Head
+		p.stopAt, p.fromEnd = q.Tail, true
 	}
 	return p
 }
 
-func (p *picker) add(k pick) {
+// add takes the next pick and reports whether more are wanted.
+func (p *picker) add(k pick) bool {
 	p.seen++
-	switch {
-	case p.tail > 0:
-		size := p.tail
-		if p.limit > 0 {
-			size = min(size, p.limit)
-		}
-		if len(p.kept) < size {
-			p.kept = append(p.kept, k)
-		} else {
-			p.kept[(p.seen-1)%size] = k
-		}
-	case p.head > 0 && p.seen > p.head, p.limit > 0 && len(p.kept) >= p.limit:
-	default:
+	if p.limit == 0 || len(p.kept) < p.limit {
 		p.kept = append(p.kept, k)
 	}
+	return p.stopAt == 0 || p.seen < p.stopAt
 }
 
-// result returns the kept picks in order, and how many head/tail selected.
+// result returns the kept picks oldest first, and how many were selected.
 func (p *picker) result() ([]pick, int) {
-	switch {
-	case p.tail > 0:
-		if n := len(p.kept); p.seen > n {
-			// Rotate the circular buffer so the oldest kept pick comes first.
-			at := p.seen % n
-			p.kept = append(p.kept[at:], p.kept[:at]...)
-		}
-		return p.kept, min(p.seen, p.tail)
-	case p.head > 0:
-		return p.kept, min(p.seen, p.head)
+	if p.fromEnd {
+		slices.Reverse(p.kept)
 	}
 	return p.kept, p.seen
 }
@@ -140,28 +129,70 @@ func compileQuery(q SearchRequest) (*regexp.Regexp, error) {
 }
 
 // withContext gives emit the lines among n that match and up to c lines
-// around each, once each, in their order, and returns how many matched.
-func withContext(n int, match func(i int) bool, c int, emit func(pick)) (matches int) {
+// around each, once each, oldest first, until emit wants no more. It returns
+// how many matched among the lines it went over, and whether it stopped
+// before the end.
+func withContext(n int, match func(i int) bool, c int, emit func(pick) bool) (matches int, stopped bool) {
 	emitted := -1  // the last line emitted
 	afterEnd := -1 // the last line inside the after-context of a match
 	for i := range n {
 		if !match(i) {
 			if i <= afterEnd {
-				emit(pick{i: int32(i)})
 				emitted = i
+				if !emit(pick{i: int32(i)}) {
+					return matches, i < n-1
+				}
 			}
 			continue
 		}
+		matches++
 		// Lines before i that are not yet emitted are known non-matches.
 		for j := max(i-c, emitted+1); j < i; j++ {
-			emit(pick{i: int32(j)})
+			if !emit(pick{i: int32(j)}) {
+				return matches, true
+			}
 		}
-		emit(pick{i: int32(i), match: true})
-		matches++
-		emitted = i
-		afterEnd = i + c
+		emitted, afterEnd = i, i+c
+		if !emit(pick{i: int32(i), match: true}) {
+			return matches, i < n-1
+		}
 	}
-	return matches
+	return matches, false
+}
+
+// withContextFromEnd is withContext from the newest line back: emit gets the
+// same lines newest first. Line i is selected when a match lies within c of
+// it, so it is decided once the lines down to i-c are matched.
+func withContextFromEnd(n int, match func(i int) bool, c int, emit func(pick) bool) (matches int, stopped bool) {
+	c = min(c, n)
+	matched := make([]bool, c+1) // match of line j at j % (c+1), for the last c+1 lines matched
+	lowest := n + c + 1          // the lowest match so far
+	decide := func(i int) bool {
+		if i < 0 || i >= n {
+			return true
+		}
+		if lowest > i+c {
+			return true // no match within c above, nor (yet) below
+		}
+		return emit(pick{i: int32(i), match: matched[i%(c+1)]})
+	}
+	for j := n - 1; j >= 0; j-- {
+		m := match(j)
+		matched[j%(c+1)] = m
+		if m {
+			matches++
+			lowest = j
+		}
+		if !decide(j + c) {
+			return matches, j > 0
+		}
+	}
+	for i := c - 1; i >= 0; i-- {
+		if !decide(i) {
+			return matches, false
+		}
+	}
+	return matches, false
 }
 
 // headTailRange is the part of n selected lines that q's tail, or else its

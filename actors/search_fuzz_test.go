@@ -54,13 +54,17 @@ func FuzzSearch(f *testing.F) {
 				matches++
 			}
 		}
-		if want := referenceSearch(&kept, q); want != ns(r.Lines) {
+		want, count := referenceSearch(&kept, q)
+		if want != ns(r.Lines) {
 			t.Fatalf("search %+v = %q, the plain reading gives %q", q, ns(r.Lines), want)
+		}
+		if r.Matches > count || !r.MatchesAtLeast && r.Matches != count {
+			t.Fatalf("search %+v: %d matches (at least: %v), the plain reading counts %d", q, r.Matches, r.MatchesAtLeast, count)
 		}
 		switch {
 		case tail > 0 && len(r.Lines) > tail, tail == 0 && head > 0 && len(r.Lines) > head:
 			t.Fatalf("%d lines for head %d tail %d", len(r.Lines), head, tail)
-		case matches > r.Matches, pattern == "" && matches > 0:
+		case matches > r.Matches, pattern == "" && matches > 0, r.MatchesAtLeast && tail == 0 && head == 0:
 			t.Fatalf("%d lines marked, %d matches reported, pattern %q", matches, r.Matches, pattern)
 		}
 	})
@@ -68,13 +72,15 @@ func FuzzSearch(f *testing.F) {
 
 // referenceSearch is the plain reading of a search, line by line, for the
 // fuzz test to compare searchRing against: the numbers of the lines it
-// selects, matches suffixed with '*' (as ns writes them).
-func referenceSearch(r *ring, q SearchRequest) string {
+// selects, matches suffixed with '*' (as ns writes them), and how many
+// lines match in all.
+func referenceSearch(r *ring, q SearchRequest) (string, int) {
 	var re *regexp.Regexp
 	if q.Pattern != "" {
 		re = regexp.MustCompile(q.Pattern)
 	}
 	var sel []Line
+	count := 0
 	for i := range r.n {
 		l := Line{N: r.firstN() + i}
 		if re == nil {
@@ -86,6 +92,9 @@ func referenceSearch(r *ring, q SearchRequest) string {
 			near = near || re.Match(r.text(r.at(j)))
 		}
 		l.Match = re.Match(r.text(r.at(i)))
+		if l.Match {
+			count++
+		}
 		if near {
 			sel = append(sel, l)
 		}
@@ -97,5 +106,5 @@ func referenceSearch(r *ring, q SearchRequest) string {
 	case q.Head > 0:
 		hi = min(hi, q.Head)
 	}
-	return ns(sel[lo:hi])
+	return ns(sel[lo:hi]), count
 }

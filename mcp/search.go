@@ -38,6 +38,7 @@ type SearchOutput struct {
 	Run       RunOut    `json:"run"`
 	RunsKept  int       `json:"runs_kept" jsonschema:"how many runs (or builds) are kept; index ranges over them"`
 	Matches   int       `json:"matches" jsonschema:"matching lines before head/tail and the cap"`
+	AtLeast   bool      `json:"matches_at_least,omitempty" jsonschema:"true when matches is a lower bound: with head or tail the search stops once it has the lines"`
 	Truncated bool      `json:"truncated" jsonschema:"true when the result cap left selected lines out"`
 	Lines     []LineOut `json:"lines"`
 }
@@ -60,7 +61,7 @@ type LineOut struct {
 }
 
 const searchHelp = `Results are grep -C style: line number, " * " for a match or "   " for context, then the text; "--" separates groups. ` +
-	`Order: match, then context, then head/tail. The first line of the text says which run and how many lines matched. ` +
+	`Order: match, then context, then head/tail. The first line of the text says which run and how many lines matched; with tail (or head) the search runs from the newest (or oldest) line and stops once it has them, so the count is then "at least". ` +
 	`At most 2000 lines and 256 KiB are returned per call (the newest with tail, else the first).`
 
 func (s *server) addSearchTools(srv *sdk.Server) {
@@ -115,6 +116,7 @@ func searchResult(name string, q actors.SearchRequest, r actors.SearchReply) Sea
 		},
 		RunsKept:  r.Runs,
 		Matches:   r.Matches,
+		AtLeast:   r.MatchesAtLeast,
 		Truncated: truncated,
 		Lines:     make([]LineOut, len(lines)),
 	}
@@ -157,6 +159,9 @@ func searchText(q actors.SearchRequest, out SearchOutput, selected int) string {
 	natural := out.Run.TotalLines
 	if q.Pattern != "" {
 		natural = out.Matches
+		if out.AtLeast {
+			b.WriteString("at least ")
+		}
 		fmt.Fprintf(&b, "%s of %s", plural(out.Matches, "match", "matches"), plural(out.Run.TotalLines, "line", "lines"))
 	} else {
 		b.WriteString(plural(out.Run.TotalLines, "line", "lines"))
