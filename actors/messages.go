@@ -78,6 +78,12 @@ type SearchRequest struct {
 	// Limit caps the lines returned (0: all): the first ones, or the last
 	// with Tail. Selected in the reply tells how many there were.
 	Limit int
+	// Stream keeps only the lines of one stream (Stdout or Stderr; empty:
+	// both), and Since only those written at or after it (zero: all). Match,
+	// context and head/tail then work on the lines kept, as if the others
+	// had never been written.
+	Stream string
+	Since  time.Time
 }
 
 // RunInfo identifies one run or build in a search reply.
@@ -198,6 +204,7 @@ type ProcessStatusRequest struct{}
 type ProcessStatus struct {
 	Name          string
 	Type          string
+	HasBuild      bool // false for npm and for command without build: it runs as is
 	State         string
 	PID           int
 	StartedAt     time.Time // of the current run; zero without one

@@ -171,7 +171,9 @@ func (p *Process) startBuild(ctx actor.Context, mode config.Mode) {
 	if p.cur == nil {
 		p.state = StateBuilding
 	}
-	p.event("build_started", fmt.Sprintf("%s build", mode))
+	if p.proc.HasBuild() {
+		p.event("build_started", fmt.Sprintf("%s build", mode))
+	}
 	ctx.Request(p.build, BuildRequest{ID: p.buildID, Mode: mode})
 }
 
@@ -208,7 +210,9 @@ func (p *Process) buildDone(ctx actor.Context, m BuildReply) {
 	}
 	p.buildStatus.State = "ok"
 	p.built, p.buildFailures = true, 0
-	p.event("build_ok", fmt.Sprintf("%s build in %.1fs", m.Mode, m.Seconds))
+	if p.proc.HasBuild() {
+		p.event("build_ok", fmt.Sprintf("%s build in %.1fs", m.Mode, m.Seconds))
+	}
 	p.artifact, p.artMode, p.buildSeconds = m.Artifact, m.Mode, m.Seconds
 	p.phase = phaseSwapping
 	p.cancelRetry()
@@ -221,7 +225,7 @@ func (p *Process) buildDone(ctx actor.Context, m BuildReply) {
 			return
 		}
 		p.next = r
-		p.event("new_run_started", fmt.Sprintf("pid %d beside pid %d (%s build)", r.pid, p.cur.pid, p.artMode))
+		p.event("new_run_started", fmt.Sprintf("pid %d beside pid %d (%s)", r.pid, p.cur.pid, p.runOrigin()))
 	case p.cur != nil:
 		p.stopRun(ctx, p.cur, "replaced by a new build")
 		// the swap goes on when the old run has exited
@@ -409,9 +413,18 @@ func (p *Process) publish(ctx actor.Context) {
 	}
 }
 
+// runOrigin says what a new run was made from: "dev build", or "dev mode"
+// for a process without a build.
+func (p *Process) runOrigin() string {
+	if p.proc.HasBuild() {
+		return string(p.artMode) + " build"
+	}
+	return string(p.artMode) + " mode"
+}
+
 func (p *Process) status() ProcessStatus {
 	s := ProcessStatus{
-		Name: p.proc.Name, Type: p.proc.Type, State: p.state,
+		Name: p.proc.Name, Type: p.proc.Type, HasBuild: p.proc.HasBuild(), State: p.state,
 		Restarts: p.restarts, Crashes: p.crashes, LastExit: p.lastExit,
 		NextRestartAt: p.nextRestartAt, Mode: p.artMode, Build: p.buildStatus,
 		Events: append([]Event(nil), p.events...),

@@ -55,7 +55,7 @@ func (p *Process) startRun(ctx actor.Context) {
 	}
 	p.cur = r
 	p.state = StateStarting
-	p.event("started", fmt.Sprintf("pid %d (%s build)", r.pid, p.artMode))
+	p.event("started", fmt.Sprintf("pid %d (%s)", r.pid, p.runOrigin()))
 }
 
 // launch spawns a run of the last good build, with the `listen` socket as

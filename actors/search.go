@@ -26,10 +26,14 @@ func searchRing(r *ring, q SearchRequest) (lines []Line, selected, matches int, 
 	if err != nil {
 		return nil, 0, 0, false, err
 	}
+	n, pos := r.n, func(k int) int { return k }
+	if idx := filterRing(r, q); idx != nil {
+		n, pos = len(idx), func(k int) int { return int(idx[k]) }
+	}
 	var picks []pick
 	if re == nil {
 		// Every line is selected: only the range kept is visited.
-		lo, hi := headTailRange(r.n, q)
+		lo, hi := headTailRange(n, q)
 		selected = hi - lo
 		if q.Limit > 0 && hi-lo > q.Limit {
 			if q.Tail > 0 {
@@ -39,17 +43,18 @@ func searchRing(r *ring, q SearchRequest) (lines []Line, selected, matches int, 
 			}
 		}
 		picks = make([]pick, 0, hi-lo)
-		for i := lo; i < hi; i++ {
-			picks = append(picks, pick{i: int32(i)})
+		for k := lo; k < hi; k++ {
+			picks = append(picks, pick{i: int32(pos(k))})
 		}
 	} else {
 		keep := newPicker(q)
 		m := newMatcher(re)
-		match := func(i int) bool { return m.match(r.text(r.at(i))) }
+		match := func(k int) bool { return m.match(r.text(r.at(pos(k)))) }
+		add := func(p pick) bool { return keep.add(pick{i: int32(pos(int(p.i))), match: p.match}) }
 		if q.Tail > 0 {
-			matches, partial = withContextFromEnd(r.n, match, q.ContextLines, keep.add)
+			matches, partial = withContextFromEnd(n, match, q.ContextLines, add)
 		} else {
-			matches, partial = withContext(r.n, match, q.ContextLines, keep.add)
+			matches, partial = withContext(n, match, q.ContextLines, add)
 		}
 		picks, selected = keep.result()
 	}
@@ -59,6 +64,27 @@ func searchRing(r *ring, q SearchRequest) (lines []Line, selected, matches int, 
 		lines[k].Match = p.match
 	}
 	return lines, selected, matches, partial, nil
+}
+
+// filterRing returns the positions of the lines of r that q's Stream and
+// Since keep, or nil when q keeps every line.
+func filterRing(r *ring, q SearchRequest) []int32 {
+	if q.Stream == "" && q.Since.IsZero() {
+		return nil
+	}
+	var stream uint8
+	if q.Stream == Stderr {
+		stream = 1
+	}
+	since := q.Since.UnixNano()
+	idx := make([]int32, 0, r.n)
+	for i := range r.n {
+		e := r.at(i)
+		if (q.Stream == "" || e.stream == stream) && (q.Since.IsZero() || e.at >= since) {
+			idx = append(idx, int32(i))
+		}
+	}
+	return idx
 }
 
 // pick is a selected line: its position among the kept ones, and whether it
@@ -114,6 +140,8 @@ func compileQuery(q SearchRequest) (*regexp.Regexp, error) {
 		return nil, errors.New("head must be >= 0 (0 means all lines)")
 	case q.Tail < 0:
 		return nil, errors.New("tail must be >= 0 (0 means all lines)")
+	case q.Stream != "" && q.Stream != Stdout && q.Stream != Stderr:
+		return nil, fmt.Errorf("stream %q is not valid; valid: %s or %s (empty: both)", q.Stream, Stdout, Stderr)
 	}
 	if q.Pattern == "" {
 		return nil, nil

@@ -7,6 +7,7 @@ import (
 	"regexp/syntax"
 	"strings"
 	"testing"
+	"time"
 )
 
 // numbered returns lines numbered from 1 with the given texts.
@@ -292,4 +293,38 @@ func searchLines(lines []Line, q SearchRequest) ([]Line, int, error) {
 	}
 	got, _, matches, _, err := searchRing(&r, q)
 	return got, matches, err
+}
+
+func TestSearchStreamAndSince(t *testing.T) {
+	r := newRing(10)
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	for i, stream := range []string{Stdout, Stderr, Stdout, Stderr, Stdout, Stderr} {
+		r.add(Line{Time: t0.Add(time.Duration(i) * time.Second), Stream: stream, Text: fmt.Sprintf("l%d", i+1)})
+	}
+	tests := []struct {
+		name string
+		q    SearchRequest
+		want string
+	}{
+		{"stderr only", SearchRequest{Stream: Stderr}, "2 4 6"},
+		{"stdout tail", SearchRequest{Stream: Stdout, Tail: 2}, "3 5"},
+		{"since", SearchRequest{Since: t0.Add(3 * time.Second)}, "4 5 6"},
+		{"since and stream", SearchRequest{Since: t0.Add(3 * time.Second), Stream: Stdout}, "5"},
+		{"match with context among stderr", SearchRequest{Stream: Stderr, Pattern: "l4", ContextLines: 1}, "2 4* 6"},
+		{"since after the last line", SearchRequest{Since: t0.Add(time.Hour)}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lines, _, _, _, err := searchRing(&r, tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ns(lines) != tt.want {
+				t.Errorf("lines %q, want %q", ns(lines), tt.want)
+			}
+		})
+	}
+	if _, _, _, _, err := searchRing(&r, SearchRequest{Stream: "both"}); err == nil || !strings.Contains(err.Error(), "valid: stdout or stderr") {
+		t.Errorf("stream both: %v", err)
+	}
 }

@@ -236,7 +236,7 @@ func (s *Supervisor) status() StatusReply {
 	for _, p := range s.opts.Config.Processes {
 		st, ok := s.statuses[p.Name]
 		if !ok {
-			st = ProcessStatus{Name: p.Name, Type: p.Type, State: StateStopped}
+			st = ProcessStatus{Name: p.Name, Type: p.Type, HasBuild: p.HasBuild(), State: StateStopped}
 		}
 		reply.Processes = append(reply.Processes, st)
 	}

@@ -42,6 +42,12 @@ func (c *Config) GoOutput(p *Process) string {
 	return filepath.Join(c.Dir, ".bpm", p.Name)
 }
 
+// HasBuild reports whether p is built before it runs: rust and go always,
+// command with a build, npm never.
+func (p *Process) HasBuild() bool {
+	return p.Type == TypeRust || p.Type == TypeGo || (p.Type == TypeCommand && (p.Build != nil || p.BuildRelease != nil))
+}
+
 // BuildArgv is the build command for p in mode m, already wrapped in direnv when
 // c.Envrc; nil when p has no build. The slice is the caller's.
 func (c *Config) BuildArgv(p *Process, m Mode) []string {

@@ -35,7 +35,7 @@ type RestartOutput struct {
 }
 
 func (s *server) addRestartTool(srv *sdk.Server) {
-	sdk.AddTool(srv, &sdk.Tool{
+	addTool(s, srv, &sdk.Tool{
 		Name:  "restart",
 		Title: "Rebuild and restart a process",
 		Description: "Rebuild a process in dev mode (bpm switches to dev mode) while the old run keeps serving, then stop the old run and start the new one. " +
@@ -45,7 +45,7 @@ func (s *server) addRestartTool(srv *sdk.Server) {
 	}, s.restart)
 }
 
-func (s *server) restart(ctx context.Context, req *sdk.CallToolRequest, in restartInput) (*sdk.CallToolResult, RestartOutput, error) {
+func (s *server) restart(ctx context.Context, req *sdk.CallToolRequest, in restartInput) (string, RestartOutput, error) {
 	s.activity()
 	// A long build must not count as idle time.
 	defer s.activity()
@@ -73,14 +73,13 @@ func (s *server) restart(ctx context.Context, req *sdk.CallToolRequest, in resta
 				err = r.Err
 			}
 			if err != nil {
-				return nil, RestartOutput{}, err
+				return "", RestartOutput{}, err
 			}
 			out := RestartOutput{Process: r.Process, PID: r.PID, Mode: r.Mode, BuildSeconds: roundMilli(r.BuildSeconds)}
-			text := fmt.Sprintf("restarted %s: pid %d serves now (%s build in %.1fs)", r.Process, r.PID, r.Mode, r.BuildSeconds)
-			return textResult(text), out, nil
+			return s.restartText(r), out, nil
 		case <-ctx.Done():
 			cancel()
-			return nil, RestartOutput{}, fmt.Errorf("restart call cancelled (the build and swap go on; see get_status): %w", ctx.Err())
+			return "", RestartOutput{}, fmt.Errorf("restart call cancelled (the build and swap go on; see get_status): %w", ctx.Err())
 		}
 	}
 }

@@ -25,10 +25,10 @@ const lineOverhead = 12
 type searchInput struct {
 	Process      string `json:"process,omitempty" jsonschema:"name of the process; may be omitted when only one is configured"`
 	Pattern      string `json:"pattern,omitempty" jsonschema:"RE2 regular expression matched against each line, at most 4096 bytes; empty selects every line"`
-	ContextLines int    `json:"context_lines,omitempty" jsonschema:"lines of context before and after each match (>= 0)"`
-	Head         int    `json:"head,omitempty" jsonschema:"keep only the first N selected lines (>= 0; 0 keeps all)"`
-	Tail         int    `json:"tail,omitempty" jsonschema:"keep only the last N selected lines (>= 0; 0 keeps all); wins over head"`
-	Index        *int   `json:"index,omitempty" jsonschema:"which run: -1 newest (default), -2 the one before …; 0 oldest kept, 1 next …"`
+	ContextLines int    `json:"context_lines,omitempty" range:"0,1000" jsonschema:"lines of context before and after each match (0 to 1000)"`
+	Head         int    `json:"head,omitempty" range:"0,100000" jsonschema:"keep only the first N selected lines (0 to 100000; 0 keeps all)"`
+	Tail         int    `json:"tail,omitempty" range:"0,100000" jsonschema:"keep only the last N selected lines (0 to 100000; 0 keeps all); wins over head"`
+	Index        *int   `json:"index,omitempty" range:"-10000,10000" jsonschema:"which run: -1 newest (default), -2 the one before …; 0 oldest kept, 1 next …"`
 }
 
 // SearchOutput is the structured result of search_logs and search_build_log.
@@ -66,13 +66,13 @@ const searchHelp = `Results are grep -C style: line number, " * " for a match or
 
 func (s *server) addSearchTools(srv *sdk.Server) {
 	readOnly := &sdk.ToolAnnotations{ReadOnlyHint: true, OpenWorldHint: ptr(false)}
-	sdk.AddTool(srv, &sdk.Tool{
+	addTool(s, srv, &sdk.Tool{
 		Name:        "search_logs",
 		Title:       "Search a process's output",
 		Description: "Search the output (stdout and stderr) of one run of a managed process. " + searchHelp,
 		Annotations: readOnly,
 	}, s.searchHandler(actors.KindRun))
-	sdk.AddTool(srv, &sdk.Tool{
+	addTool(s, srv, &sdk.Tool{
 		Name:        "search_build_log",
 		Title:       "Search a process's build output",
 		Description: "Search the output of one build of a managed process (cargo, go build or the configured build command). " + searchHelp,
@@ -80,8 +80,8 @@ func (s *server) addSearchTools(srv *sdk.Server) {
 	}, s.searchHandler(actors.KindBuild))
 }
 
-func (s *server) searchHandler(kind actors.LogKind) sdk.ToolHandlerFor[searchInput, SearchOutput] {
-	return func(ctx context.Context, req *sdk.CallToolRequest, in searchInput) (*sdk.CallToolResult, SearchOutput, error) {
+func (s *server) searchHandler(kind actors.LogKind) toolFunc[searchInput, SearchOutput] {
+	return func(ctx context.Context, req *sdk.CallToolRequest, in searchInput) (string, SearchOutput, error) {
 		s.readActivity(req)
 		index := -1
 		if in.Index != nil {
@@ -89,15 +89,23 @@ func (s *server) searchHandler(kind actors.LogKind) sdk.ToolHandlerFor[searchInp
 		}
 		q := actors.SearchRequest{Kind: kind, Pattern: in.Pattern, ContextLines: in.ContextLines,
 			Head: in.Head, Tail: in.Tail, Index: index, Limit: maxResultLines}
+		if kind == actors.KindBuild {
+			if err := s.noBuildStep(s.resolve(in.Process)); err != nil {
+				return "", SearchOutput{}, err
+			}
+		}
 		r, err := ask[actors.SearchReply](ctx, s, actors.LogSearchRequest{Process: in.Process, SearchRequest: q}, s.timeout)
+		if err == nil && r.Err != nil && r.Runs == 0 && r.Process != "" && kind == actors.KindRun {
+			r.Err = s.noRunsYet(ctx, r.Process, r.Err)
+		}
 		if err == nil {
 			err = r.Err
 		}
 		if err != nil {
-			return nil, SearchOutput{}, err
+			return "", SearchOutput{}, err
 		}
 		out := searchResult(r.Process, q, r)
-		return textResult(searchText(q, out, r.Selected)), out, nil
+		return searchText(q, out, r.Selected), out, nil
 	}
 }
 

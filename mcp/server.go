@@ -59,6 +59,10 @@ type server struct {
 	root       *actor.RootContext
 	supervisor *actor.PID
 	timeout    time.Duration
+	// The configured processes, fixed for a bpm run: their names (the
+	// enum of every process parameter) and which ones have a build step.
+	names    []string
+	hasBuild map[string]bool
 }
 
 // NewHandler returns the handler serving the MCP endpoint at /mcp (and
@@ -83,6 +87,7 @@ func NewHandler(root *actor.RootContext, supervisor *actor.PID, opts Options) *H
 		opts.Version = "dev"
 	}
 	s := &server{root: root, supervisor: supervisor, timeout: opts.Timeout}
+	s.learnProcesses()
 	srv := sdk.NewServer(&sdk.Implementation{
 		Name:    "bpm",
 		Title:   "bpm: Background Process Manager",
@@ -92,11 +97,11 @@ func NewHandler(root *actor.RootContext, supervisor *actor.PID, opts Options) *H
 	s.addRestartTool(srv)
 	s.addStatusTool(srv)
 	sessions := newSessionTable(opts.MaxSessions)
-	srv.AddReceivingMiddleware(sessions.middleware)
+	srv.AddReceivingMiddleware(sessions.middleware, checkLogLevel)
 
 	mux := http.NewServeMux()
 	mux.Handle(Path, sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv },
-		&sdk.StreamableHTTPOptions{SessionTimeout: opts.SessionIdle}))
+		&sdk.StreamableHTTPOptions{SessionTimeout: opts.SessionIdle, EventStore: newEventStore()}))
 	return &Handler{Handler: bodyDeadline(opts.BodyTimeout, guard(opts.Token, mux)), sdk: srv, sessions: sessions}
 }
 
@@ -104,6 +109,20 @@ const instructions = `bpm keeps this project's processes built and running.
 get_status shows every process, its state and recent events.
 search_logs and search_build_log grep a run's or a build's output (RE2 pattern, grep -C style context, head/tail, index -1 newest, -2 previous).
 restart rebuilds a process in dev mode while the old run keeps serving, then swaps; a failed build returns the compiler errors and keeps the old run.`
+
+// learnProcesses asks the supervisor which processes are configured. Without
+// an answer the tools still work; their schemas just list no names.
+func (s *server) learnProcesses() {
+	s.hasBuild = map[string]bool{}
+	st, err := actors.Ask[actors.StatusReply](s.root, s.supervisor, actors.StatusRequest{}, s.timeout)
+	if err != nil {
+		return
+	}
+	for _, p := range st.Processes {
+		s.names = append(s.names, p.Name)
+		s.hasBuild[p.Name] = p.HasBuild
+	}
+}
 
 // Listen binds host:port for the MCP endpoint. The error names the address,
 // and says so when the port is already in use.

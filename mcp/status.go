@@ -44,7 +44,7 @@ type ProcessStatus struct {
 
 // BuildStatus is a process's latest build.
 type BuildStatus struct {
-	State     string      `json:"state" jsonschema:"running, ok, failed, or empty when never built"`
+	State     string      `json:"state" jsonschema:"running, ok, failed, none for a process without a build step, or empty when never built"`
 	Mode      config.Mode `json:"mode"`
 	StartedAt *time.Time  `json:"started_at"`
 	Seconds   float64     `json:"seconds"`
@@ -59,7 +59,7 @@ type Event struct {
 }
 
 func (s *server) addStatusTool(srv *sdk.Server) {
-	sdk.AddTool(srv, &sdk.Tool{
+	addTool(s, srv, &sdk.Tool{
 		Name:        "get_status",
 		Title:       "Status of every process",
 		Description: "bpm's mode (dev or release, and when it goes back to release) and every process: state, pid, uptime, restarts, crashes, last exit, latest build and recent events.",
@@ -67,17 +67,17 @@ func (s *server) addStatusTool(srv *sdk.Server) {
 	}, s.status)
 }
 
-func (s *server) status(ctx context.Context, req *sdk.CallToolRequest, _ statusInput) (*sdk.CallToolResult, StatusOutput, error) {
+func (s *server) status(ctx context.Context, req *sdk.CallToolRequest, _ statusInput) (string, StatusOutput, error) {
 	s.readActivity(req)
 	st, err := ask[actors.StatusReply](ctx, s, actors.StatusRequest{}, s.timeout)
 	if err == nil {
 		err = st.Err
 	}
 	if err != nil {
-		return nil, StatusOutput{}, err
+		return "", StatusOutput{}, err
 	}
 	out := statusResult(st, time.Now())
-	return textResult(statusText(out)), out, nil
+	return statusText(out), out, nil
 }
 
 func statusResult(st actors.StatusReply, now time.Time) StatusOutput {
@@ -97,6 +97,9 @@ func statusResult(st actors.StatusReply, now time.Time) StatusOutput {
 				Seconds: roundMilli(p.Build.Seconds), Error: p.Build.Error,
 			},
 			Events: []Event{},
+		}
+		if !p.HasBuild {
+			ps.Build = BuildStatus{State: "none"}
 		}
 		if p.PID != 0 && !p.StartedAt.IsZero() {
 			ps.UptimeSeconds = seconds(max(0, now.Sub(p.StartedAt)))
@@ -144,6 +147,8 @@ func buildText(b BuildStatus) string {
 	switch b.State {
 	case "":
 		return "-"
+	case "none":
+		return "none"
 	case "running":
 		return fmt.Sprintf("running (%s)", b.Mode)
 	}

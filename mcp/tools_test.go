@@ -144,7 +144,7 @@ func TestBadInputIsAToolErrorSayingWhatIsValid(t *testing.T) {
 	cs := b.session(nil)
 	for _, tc := range []struct {
 		name, tool string
-		args       map[string]any
+		args       any
 		want       string
 	}{
 		{"unknown process", "search_logs", map[string]any{"process": "nope"}, `unknown process "nope"; known: web, worker`},
@@ -155,12 +155,16 @@ func TestBadInputIsAToolErrorSayingWhatIsValid(t *testing.T) {
 		{"invalid regex", "search_logs", map[string]any{"process": "web", "pattern": "(unclosed"}, `invalid pattern "(unclosed"`},
 		{"index beyond newest", "search_logs", map[string]any{"process": "web", "index": -2}, "index -2 is beyond the 1 run kept; valid: -1 or 0"},
 		{"index beyond oldest", "search_logs", map[string]any{"process": "web", "index": 3}, "index 3 is beyond the 1 run kept"},
-		{"negative head", "search_logs", map[string]any{"process": "web", "head": -1}, "head must be >= 0"},
-		{"negative tail", "search_logs", map[string]any{"process": "web", "tail": -5}, "tail must be >= 0"},
-		{"negative context", "search_logs", map[string]any{"process": "web", "pattern": "x", "context_lines": -1}, "context_lines must be >= 0"},
-		{"no build yet", "search_build_log", map[string]any{"process": "web"}, "no builds of web yet"},
-		{"wrong type", "search_logs", map[string]any{"process": "web", "pattern": 5}, "pattern"},
-		{"unknown parameter", "search_logs", map[string]any{"process": "web", "lines": 5}, "lines"},
+		{"negative head", "search_logs", map[string]any{"process": "web", "head": -1}, "head must be an integer from 0 to 100000; got -1"},
+		{"negative tail", "search_logs", map[string]any{"process": "web", "tail": -5}, "tail must be an integer from 0 to 100000; got -5"},
+		{"negative context", "search_logs", map[string]any{"process": "web", "pattern": "x", "context_lines": -1}, "context_lines must be an integer from 0 to 1000; got -1"},
+		{"no build step", "search_build_log", map[string]any{"process": "web"}, "web has no build step"},
+		{"wrong type", "search_logs", map[string]any{"process": "web", "pattern": 5}, "pattern must be a string; got 5"},
+		{"unknown parameter", "search_logs", map[string]any{"process": "web", "lines": 5}, `unknown parameter "lines"; valid: context_lines, head, index, pattern, process, tail`},
+		{"huge integer", "search_logs", map[string]any{"process": "web", "context_lines": 1e30}, "context_lines must be an integer from 0 to 1000; got 1e+30"},
+		{"fraction", "search_logs", map[string]any{"process": "web", "head": 1.5}, "head must be an integer from 0 to 100000; got 1.5"},
+		{"string for an integer", "search_logs", map[string]any{"process": "web", "index": "-1"}, `index must be an integer from -10000 to 10000; got "-1"`},
+		{"arguments not an object", "search_logs", []int{1}, "arguments must be a JSON object"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := call(t, cs, tc.tool, tc.args)

@@ -259,7 +259,7 @@ func (c *Console) renderOutputTitle() {
 
 func buildText(b mcp.BuildStatus) string {
 	switch b.State {
-	case "":
+	case "", "none":
 		return "-"
 	case "running":
 		return "[yellow]running[-] (" + string(b.Mode) + ")"

@@ -1,0 +1,65 @@
+package mcp
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"bpm/testkit"
+)
+
+// Clients send null for a parameter they leave out; it must work like one
+// not given, for every optional parameter of every tool.
+func TestNullMeansNotGiven(t *testing.T) {
+	b := startBPM(t, testkit.NewProject(t, `
+[process.app]
+type = "command"
+command = ["sh", "-c", "echo hello; sleep 1000"]
+`), Options{})
+	b.waitRunning("app", "^hello$", 20*time.Second)
+	cs := b.session(nil)
+	nulls := map[string]any{"process": nil, "pattern": nil, "context_lines": nil, "head": nil, "tail": nil, "index": nil}
+	out, txt := callOK[SearchOutput](t, cs, "search_logs", nulls)
+	if len(out.Lines) != 1 || out.Lines[0].Text != "hello" || !strings.Contains(txt, "hello") {
+		t.Errorf("search with nulls = %+v\n%s", out, txt)
+	}
+	callOK[StatusOutput](t, cs, "get_status", map[string]any{})
+}
+
+// Every tool's process parameter lists the configured names, so a client
+// (and the model) sees them before its first call.
+func TestProcessNamesAreAnEnum(t *testing.T) {
+	b := startBPM(t, testkit.NewProject(t, twoProcesses), Options{})
+	cs := b.session(nil)
+	res, err := cs.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withProcess := 0
+	for _, tool := range res.Tools {
+		var schema struct {
+			Properties map[string]struct {
+				Enum []any `json:"enum"`
+				Type any   `json:"type"`
+			} `json:"properties"`
+		}
+		data, _ := json.Marshal(tool.InputSchema)
+		if err := json.Unmarshal(data, &schema); err != nil {
+			t.Fatal(err)
+		}
+		p, ok := schema.Properties["process"]
+		if !ok {
+			continue
+		}
+		withProcess++
+		if !slices.Equal(p.Enum, []any{nil, "web", "worker"}) {
+			t.Errorf("%s: process enum %v, want null, web, worker", tool.Name, p.Enum)
+		}
+	}
+	if withProcess < 3 {
+		t.Errorf("%d tools take a process, want at least 3", withProcess)
+	}
+}
