@@ -26,6 +26,7 @@ type intRange struct{ lo, hi int }
 type params struct {
 	names  []string
 	ranges map[string]intRange
+	enums  map[string][]string // from `enum:"a,b"` tags
 }
 
 // addTool registers t with an input schema derived from In in which every
@@ -34,7 +35,7 @@ type params struct {
 // so bad input gets a message naming the parameter and what is valid.
 func addTool[In, Out any](s *server, srv *sdk.Server, t *sdk.Tool, h toolFunc[In, Out]) {
 	in, ps := inputSchema[In](s.names)
-	out, err := jsonschema.For[Out](nil)
+	out, err := jsonschema.For[Out](outputSchemaOptions)
 	if err != nil {
 		panic(fmt.Sprintf("tool %s: output schema: %v", t.Name, err))
 	}
@@ -79,6 +80,12 @@ func inputSchema[In any](names []string) (*jsonschema.Schema, params) {
 			prop.Types = []string{"integer", "null"}
 			prop.Minimum, prop.Maximum = ptr(float64(r.lo)), ptr(float64(r.hi))
 		}
+		if e, ok := ps.enums[name]; ok {
+			prop.Enum = []any{nil}
+			for _, v := range e {
+				prop.Enum = append(prop.Enum, v)
+			}
+		}
 		if name == "process" && len(names) > 0 {
 			prop.Enum = []any{nil}
 			for _, n := range names {
@@ -91,13 +98,16 @@ func inputSchema[In any](names []string) (*jsonschema.Schema, params) {
 
 // paramsOf reads the JSON names and `range` tags of a struct's fields.
 func paramsOf(t reflect.Type) params {
-	ps := params{ranges: map[string]intRange{}}
+	ps := params{ranges: map[string]intRange{}, enums: map[string][]string{}}
 	for f := range t.Fields() {
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if name == "" || name == "-" {
 			continue
 		}
 		ps.names = append(ps.names, name)
+		if tag, ok := f.Tag.Lookup("enum"); ok {
+			ps.enums[name] = strings.Split(tag, ",")
+		}
 		if tag, ok := f.Tag.Lookup("range"); ok {
 			lo, hi, _ := strings.Cut(tag, ",")
 			l, err1 := strconv.Atoi(lo)

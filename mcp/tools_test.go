@@ -36,19 +36,23 @@ func TestSearchLogsAndStatusOnCommandProcesses(t *testing.T) {
 
 	t.Run("match with context, grep -C text and structured lines", func(t *testing.T) {
 		out, txt := callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "web", "pattern": "^line 3$", "context_lines": 1})
-		header := fmt.Sprintf("web run -1 (pid %d, started %s): 1 match of 8 lines, 3 shown\n",
+		header := fmt.Sprintf("web run -1 (pid %d, started %s, 8 lines): 1 match, 3 shown\n",
 			web.PID, web.StartedAt.UTC().Format(time.RFC3339))
 		if !strings.HasPrefix(txt, header) {
 			t.Errorf("text starts %q, want header %q", firstLine(txt), header)
 		}
-		if !strings.Contains(txt, "   line 2\n") || !strings.Contains(txt, " * line 3\n") || !strings.Contains(txt, "   line 4\n") {
+		if !strings.Contains(txt, " 3: line 2\n") || !strings.Contains(txt, " 4 * line 3\n") || !strings.Contains(txt, " 5: line 4\n") {
 			t.Errorf("text lacks the match and its context:\n%s", txt)
 		}
 		if len(out.Lines) != 3 || out.Lines[1].Text != "line 3" || !out.Lines[1].Match || out.Lines[0].Match || out.Lines[2].Match {
 			t.Fatalf("lines = %+v, want line 2, *line 3, line 4", out.Lines)
 		}
-		if out.Lines[1].N != out.Lines[0].N+1 || out.Lines[1].Stream != actors.Stdout || out.Lines[1].Time.IsZero() {
-			t.Errorf("line fields: %+v", out.Lines[1])
+		l := out.Lines[1]
+		if l.N != out.Lines[0].N+1 || l.Stderr || !strings.HasPrefix(txt[len(header):], out.Lines[0].Clock+" 3: line 2\n") {
+			t.Errorf("line fields: %+v", l)
+		}
+		if at := out.Time(l); at.Before(web.StartedAt.Truncate(time.Millisecond)) || at.After(time.Now()) {
+			t.Errorf("line time %v, want after the start %v", at, web.StartedAt)
 		}
 		if out.Run.Index != -1 || out.Run.PID != web.PID || !out.Run.StartedAt.Equal(web.StartedAt) || out.Run.TotalLines != 8 {
 			t.Errorf("run = %+v, want index -1, pid %d, started %v, 8 lines", out.Run, web.PID, web.StartedAt)
@@ -64,9 +68,23 @@ func TestSearchLogsAndStatusOnCommandProcesses(t *testing.T) {
 		}
 	})
 	t.Run("stderr lines are marked", func(t *testing.T) {
-		out, _ := callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "web", "pattern": "^two$"})
-		if len(out.Lines) != 1 || out.Lines[0].Stream != actors.Stderr {
-			t.Errorf("lines = %+v, want one stderr line", out.Lines)
+		out, txt := callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "web", "pattern": "^two$"})
+		if len(out.Lines) != 1 || !out.Lines[0].Stderr || !strings.Contains(txt, " E 8 * two\n") {
+			t.Errorf("lines = %+v, want one stderr line marked E:\n%s", out.Lines, txt)
+		}
+	})
+	t.Run("stream and since", func(t *testing.T) {
+		out, txt := callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "web", "stream": "stderr"})
+		if got := texts(out.Lines); !slices.Equal(got, []string{"two"}) || !strings.Contains(firstLine(txt), " stderr: ") {
+			t.Errorf("stderr = %q, header %q", got, firstLine(txt))
+		}
+		out, _ = callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "web", "since": "restart", "pattern": "^line"})
+		if out.Matches != 5 {
+			t.Errorf("since restart: %d matches, want 5", out.Matches)
+		}
+		later := time.Now().Add(time.Minute).UTC().Format(time.RFC3339)
+		if out, _ = callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "web", "since": later}); len(out.Lines) != 0 {
+			t.Errorf("since a minute from now: %q", texts(out.Lines))
 		}
 	})
 	t.Run("tail and head", func(t *testing.T) {
@@ -123,7 +141,7 @@ func TestSearchLogsAndStatusOnCommandProcesses(t *testing.T) {
 			params = append(params, k)
 		}
 		slices.Sort(params)
-		if want := []string{"context_lines", "head", "index", "pattern", "process", "tail"}; !slices.Equal(params, want) {
+		if want := []string{"context_lines", "head", "index", "pattern", "process", "since", "stream", "tail"}; !slices.Equal(params, want) {
 			t.Errorf("search_logs parameters %q, want %q", params, want)
 		}
 		for _, name := range []string{"search_logs", "search_build_log", "get_status"} {
@@ -160,10 +178,12 @@ func TestBadInputIsAToolErrorSayingWhatIsValid(t *testing.T) {
 		{"negative context", "search_logs", map[string]any{"process": "web", "pattern": "x", "context_lines": -1}, "context_lines must be an integer from 0 to 1000; got -1"},
 		{"no build step", "search_build_log", map[string]any{"process": "web"}, "web has no build step"},
 		{"wrong type", "search_logs", map[string]any{"process": "web", "pattern": 5}, "pattern must be a string; got 5"},
-		{"unknown parameter", "search_logs", map[string]any{"process": "web", "lines": 5}, `unknown parameter "lines"; valid: context_lines, head, index, pattern, process, tail`},
+		{"unknown parameter", "search_logs", map[string]any{"process": "web", "lines": 5}, `unknown parameter "lines"; valid: context_lines, head, index, pattern, process, since, stream, tail`},
 		{"huge integer", "search_logs", map[string]any{"process": "web", "context_lines": 1e30}, "context_lines must be an integer from 0 to 1000; got 1e+30"},
 		{"fraction", "search_logs", map[string]any{"process": "web", "head": 1.5}, "head must be an integer from 0 to 100000; got 1.5"},
 		{"string for an integer", "search_logs", map[string]any{"process": "web", "index": "-1"}, `index must be an integer from -10000 to 10000; got "-1"`},
+		{"bad stream", "search_logs", map[string]any{"process": "web", "stream": "both"}, `stream "both" is not valid; valid: stdout or stderr`},
+		{"bad since", "search_logs", map[string]any{"process": "web", "since": "yesterday"}, `since must be an RFC 3339 time such as 2026-11-25T21:55:00Z, or "restart"; got "yesterday"`},
 		{"arguments not an object", "search_logs", []int{1}, "arguments must be a JSON object"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -266,46 +286,6 @@ build = ["sh", "-c", "echo compiling; sleep 1; echo built"]
 				t.Errorf("release switch stayed at %v after %s", now.ReleaseSwitchAt, tc.tool)
 			}
 		})
-	}
-}
-
-func TestSearchResultIsCapped(t *testing.T) {
-	b := startBPM(t, testkit.NewProject(t, `
-log_lines = 5000
-
-[process.many]
-type = "command"
-command = ["sh", "-c", "seq 1 3000; sleep 1000"]
-
-[process.wide]
-type = "command"
-command = ["sh", "-c", "i=0; while [ $i -lt 400 ]; do printf '%01000d\n' $i; i=$((i+1)); done; echo end; sleep 1000"]
-`), Options{})
-	b.waitRunning("many", "^3000$", 20*time.Second)
-	b.waitRunning("wide", "^end$", 20*time.Second)
-	cs := b.session(nil)
-
-	out, txt := callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "many"})
-	if !out.Truncated || len(out.Lines) != maxResultLines || out.Lines[0].Text != "1" || out.Lines[len(out.Lines)-1].Text != "2000" {
-		t.Errorf("no tail: truncated %v, %d lines; want the first %d", out.Truncated, len(out.Lines), maxResultLines)
-	}
-	if !strings.Contains(txt, "[truncated: only the first 2000 of 3000 selected lines are shown") {
-		t.Errorf("text does not say it was capped: ...%s", txt[max(0, len(txt)-300):])
-	}
-	out, txt = callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "many", "tail": 2500})
-	if !out.Truncated || len(out.Lines) != maxResultLines || out.Lines[len(out.Lines)-1].Text != "3000" {
-		t.Errorf("tail: truncated %v, %d lines; want the last %d", out.Truncated, len(out.Lines), maxResultLines)
-	}
-	if !strings.Contains(txt, "only the last 2000 of 2500 selected lines") {
-		t.Errorf("tail text does not say it was capped")
-	}
-	out, txt = callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "wide"})
-	if !out.Truncated || len(out.Lines) >= 400 || len(txt) > maxResultBytes+4096 {
-		t.Errorf("wide: truncated %v, %d lines, %d bytes of text; want under %d KiB", out.Truncated, len(out.Lines), len(txt), maxResultBytes>>10)
-	}
-	out, _ = callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "many", "pattern": "^2999$", "context_lines": 1})
-	if out.Truncated || len(out.Lines) != 3 {
-		t.Errorf("a small selection of a big run: %d lines, truncated %v", len(out.Lines), out.Truncated)
 	}
 }
 

@@ -170,7 +170,7 @@ func (c *Console) showOutput(mode outputMode, args searchArgs, r searchResult, e
 			plural(r.Matches, "match", "matches"), plural(r.Run.TotalLines, "line", "lines"))
 	case modeBuild:
 		c.out.title = fmt.Sprintf("Build log: %s, started %s", escape(args.Process), clock(r.Run.StartedAt))
-		c.showLines(r, r.Lines, lineFormat{time: c.wide()})
+		c.showLines(r, r.Lines, lineFormat{time: c.wide(), run: r})
 	}
 	c.renderOutputTitle()
 }
@@ -191,7 +191,7 @@ func (c *Console) showTailLines(r searchResult) {
 		c.out.last.n = r.Lines[n-1].N
 	}
 	c.out.title = fmt.Sprintf("Output: %s, pid %d", escape(name), run.pid)
-	c.showLines(r, lines, lineFormat{time: c.wide()})
+	c.showLines(r, lines, lineFormat{time: c.wide(), run: r})
 }
 
 // showLines shows lines of r, following them unless the user scrolled up;

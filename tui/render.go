@@ -284,6 +284,7 @@ type lineFormat struct {
 	time   bool           // prefix the time
 	number bool           // prefix the line number
 	re     *regexp.Regexp // highlight its matches
+	run    searchResult   // the lines' result, which dates their clock times
 }
 
 // formatLines renders log lines with colour tags: stderr red, matches of re
@@ -295,10 +296,10 @@ func formatLines(lines []line, f lineFormat) string {
 			fmt.Fprintf(&b, "[gray]%5d[-] ", l.N)
 		}
 		if f.time {
-			fmt.Fprintf(&b, "[gray]%s[-] ", clock(l.Time))
+			fmt.Fprintf(&b, "[gray]%s[-] ", clock(f.run.Time(l)))
 		}
 		color := "-"
-		if l.Stream == "stderr" {
+		if l.Stderr {
 			color = "red"
 		}
 		b.WriteString("[" + color + "]")

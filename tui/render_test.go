@@ -84,8 +84,8 @@ func TestHuman(t *testing.T) {
 
 func TestFormatLinesEscapesTagsAndColoursStderr(t *testing.T) {
 	lines := []line{
-		{N: 1, Stream: "stdout", Text: "a [red]b[-] c"},
-		{N: 2, Stream: "stderr", Text: "oops: [x]"},
+		{N: 1, Text: "a [red]b[-] c"},
+		{N: 2, Stderr: true, Text: "oops: [x]"},
 	}
 	got := formatLines(lines, lineFormat{number: true, re: regexp.MustCompile(`o+`)})
 	want := "[gray]    1[-] [-]a [red[]b[-[] c[-:-]\n" +
