@@ -40,6 +40,7 @@ type ProcessStatus struct {
 	NextRestartAt *time.Time  `json:"next_restart_at" jsonschema:"when a crashed process is started again; null unless a restart is pending"`
 	Build         BuildStatus `json:"build"`
 	Events        []Event     `json:"events" jsonschema:"the latest events, oldest first"`
+	LastStderr    []string    `json:"last_stderr,omitempty" jsonschema:"when crashed, in backoff or its build failed: the last stderr lines of that run or build"`
 }
 
 // BuildStatus is a process's latest build.
@@ -77,6 +78,9 @@ func (s *server) status(ctx context.Context, req *sdk.CallToolRequest, _ statusI
 		return "", StatusOutput{}, err
 	}
 	out := statusResult(st, time.Now())
+	for i := range out.Processes {
+		out.Processes[i].LastStderr = s.lastStderr(ctx, out.Processes[i])
+	}
 	return statusText(out), out, nil
 }
 
@@ -133,14 +137,59 @@ func statusText(out StatusOutput) string {
 	}
 	tw.Flush()
 	for _, p := range out.Processes {
-		if p.NextRestartAt != nil {
-			fmt.Fprintf(&b, "%s: restart at %s\n", p.Name, p.NextRestartAt.Format(time.RFC3339))
-		}
-		if p.Build.State == "failed" {
-			fmt.Fprintf(&b, "%s: last build failed: %s\n", p.Name, firstLine(p.Build.Error))
-		}
+		processNotes(&b, p)
 	}
 	return b.String()
+}
+
+// textEvents is how many of each process's latest events the text shows.
+const textEvents = 3
+
+// processNotes writes what the table has no room for: a process's latest
+// events, when it is started again, why its build failed, its last stderr.
+func processNotes(b *strings.Builder, p ProcessStatus) {
+	fmt.Fprintf(b, "\n%s:\n", p.Name)
+	for _, e := range p.Events[max(0, len(p.Events)-textEvents):] {
+		fmt.Fprintf(b, "  %s %s: %s\n", e.Time.Format(clockLayout), e.Kind, e.Message)
+	}
+	if p.NextRestartAt != nil {
+		fmt.Fprintf(b, "  bpm starts it again at %s\n", p.NextRestartAt.Format(time.RFC3339))
+	}
+	if p.Build.State == "failed" {
+		fmt.Fprintf(b, "  last build failed: %s\n", firstLine(p.Build.Error))
+	}
+	if len(p.LastStderr) > 0 {
+		b.WriteString("  last stderr:\n")
+		for _, l := range p.LastStderr {
+			fmt.Fprintf(b, "    %s\n", l)
+		}
+	}
+}
+
+// stderrLines is how many stderr lines get_status shows of a process in trouble.
+const stderrLines = 3
+
+// lastStderr is the last stderr lines of the run that crashed (or the build
+// that failed) when p is in trouble; nil otherwise.
+func (s *server) lastStderr(ctx context.Context, p ProcessStatus) []string {
+	kind := actors.KindRun
+	switch {
+	case p.State == actors.StateBuildFailed:
+		kind = actors.KindBuild
+	case p.State == actors.StateCrashed || p.State == actors.StateBackoff:
+	default:
+		return nil
+	}
+	q := actors.SearchRequest{Kind: kind, Index: -1, Tail: stderrLines, Stream: actors.Stderr}
+	r, err := ask[actors.SearchReply](ctx, s, actors.LogSearchRequest{Process: p.Name, SearchRequest: q}, s.timeout)
+	if err != nil || r.Err != nil {
+		return nil
+	}
+	var lines []string
+	for _, l := range r.Lines {
+		lines = append(lines, l.Text)
+	}
+	return lines
 }
 
 func buildText(b BuildStatus) string {
