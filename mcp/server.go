@@ -96,6 +96,7 @@ func NewHandler(root *actor.RootContext, supervisor *actor.PID, opts Options) *H
 	s.addSearchTools(srv)
 	s.addRestartTool(srv)
 	s.addStatusTool(srv)
+	s.addWaitTool(srv)
 	sessions := newSessionTable(opts.MaxSessions)
 	srv.AddReceivingMiddleware(sessions.middleware, checkLogLevel)
 
