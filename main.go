@@ -162,7 +162,7 @@ func serve(args []string) int {
 	}
 	web := mcp.NewServer(mcp.NewHandler(system.Root, sup, mcp.Options{
 		Token: cfg.MCPToken, Version: version,
-		SessionIdle: cfg.SessionIdle, MaxSessions: cfg.MaxSessions,
+		SessionIdle: cfg.SessionIdle, MaxSessions: cfg.MaxSessions, RestartSettle: cfg.RestartSettle,
 	}))
 	// Connections are capped well below the descriptor limit, so a flood of
 	// clients cannot take the pipes a crash restart needs.

@@ -63,6 +63,7 @@ type Config struct {
 
 	DevTimeout     time.Duration // dev_timeout_hours, default 3h
 	DevCrashWait   time.Duration // dev_crash_wait_seconds, default 120s
+	RestartSettle  time.Duration // restart_settle_seconds, default 3s: how long restart watches the new run
 	BackoffInitial time.Duration // release_crash_backoff_initial_seconds, default 1s
 	BackoffMax     time.Duration // release_crash_backoff_max_seconds, default 300s, >= BackoffInitial
 
@@ -115,6 +116,7 @@ type rawFile struct {
 	MCPToken       *string                `toml:"mcp_token"`
 	DevTimeout     float64                `toml:"dev_timeout_hours"`
 	DevCrashWait   float64                `toml:"dev_crash_wait_seconds"`
+	RestartSettle  float64                `toml:"restart_settle_seconds"`
 	BackoffInitial float64                `toml:"release_crash_backoff_initial_seconds"`
 	BackoffMax     float64                `toml:"release_crash_backoff_max_seconds"`
 	LogLines       int64                  `toml:"log_lines"`
@@ -132,6 +134,7 @@ func defaults() rawFile {
 		MCPPort:        3001,
 		DevTimeout:     3,
 		DevCrashWait:   120,
+		RestartSettle:  3,
 		BackoffInitial: 1,
 		BackoffMax:     300,
 		LogLines:       10000,
@@ -258,6 +261,7 @@ func (v *validator) global(c *Config, raw *rawFile) *Error {
 	}{
 		{"dev_timeout_hours", raw.DevTimeout, time.Hour, true, &c.DevTimeout},
 		{"dev_crash_wait_seconds", raw.DevCrashWait, time.Second, false, &c.DevCrashWait},
+		{"restart_settle_seconds", raw.RestartSettle, time.Second, false, &c.RestartSettle},
 		{"release_crash_backoff_initial_seconds", raw.BackoffInitial, time.Second, true, &c.BackoffInitial},
 		{"release_crash_backoff_max_seconds", raw.BackoffMax, time.Second, true, &c.BackoffMax},
 	}

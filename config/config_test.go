@@ -51,6 +51,7 @@ func TestDefaults(t *testing.T) {
 		{"MCPToken", c.MCPToken, ""},
 		{"DevTimeout", c.DevTimeout, 3 * time.Hour},
 		{"DevCrashWait", c.DevCrashWait, 120 * time.Second},
+		{"RestartSettle", c.RestartSettle, 3 * time.Second},
 		{"BackoffInitial", c.BackoffInitial, time.Second},
 		{"BackoffMax", c.BackoffMax, 300 * time.Second},
 		{"LogLines", c.LogLines, 10000},

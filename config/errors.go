@@ -43,7 +43,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // Valid keys per table, listed in unknown-key errors (and in docs/configuration.md).
 var (
 	topKeys = []string{"mcp_host", "mcp_port", "mcp_token", "dev_timeout_hours", "dev_crash_wait_seconds",
-		"release_crash_backoff_initial_seconds", "release_crash_backoff_max_seconds", "log_lines", "log_runs", "log_bytes",
+		"restart_settle_seconds", "release_crash_backoff_initial_seconds", "release_crash_backoff_max_seconds", "log_lines", "log_runs", "log_bytes",
 		"mcp_session_idle_minutes", "mcp_max_sessions", "process"}
 	processKeys = []string{"type", "args", "command", "build", "build_release", "package", "bin", "dir", "env",
 		"stop_signal", "stop_timeout_seconds", "listen", "ready"}
@@ -102,7 +102,7 @@ func (w want) accepts(v valueInfo) bool {
 
 var topWants = map[string]want{
 	"mcp_host": wantString, "mcp_port": wantInt, "mcp_token": wantString,
-	"dev_timeout_hours": wantNumber, "dev_crash_wait_seconds": wantNumber,
+	"dev_timeout_hours": wantNumber, "dev_crash_wait_seconds": wantNumber, "restart_settle_seconds": wantNumber,
 	"release_crash_backoff_initial_seconds": wantNumber, "release_crash_backoff_max_seconds": wantNumber,
 	"log_lines": wantInt, "log_runs": wantInt, "log_bytes": wantInt, "process": wantTable,
 	"mcp_session_idle_minutes": wantNumber, "mcp_max_sessions": wantInt,

@@ -24,14 +24,18 @@ const progressTail = 1000
 
 type restartInput struct {
 	Process string `json:"process,omitempty" jsonschema:"name of the process; may be omitted when only one is configured"`
+	Wait    *bool  `json:"wait,omitempty" jsonschema:"true (default): return when the new run serves and has stayed up for the settle window; false: return at once while the build goes on (for clients with short request timeouts; then use wait_for)"`
 }
 
 // RestartOutput is the structured result of restart.
 type RestartOutput struct {
 	Process      string      `json:"process"`
-	PID          int         `json:"pid" jsonschema:"pid of the run that serves now"`
+	PID          int         `json:"pid" jsonschema:"pid of the run that serves now; 0 with wait false"`
 	Mode         config.Mode `json:"mode" jsonschema:"dev or release: how the serving run was built"`
 	BuildSeconds float64     `json:"build_seconds"`
+	Pending      bool        `json:"pending,omitempty" jsonschema:"true with wait false: the build and swap go on after the call"`
+	UpSeconds    float64     `json:"up_seconds,omitempty" jsonschema:"how long the new run was watched (restart_settle_seconds) before the call returned"`
+	FirstLines   []LineOut   `json:"first_lines,omitempty" jsonschema:"the first lines of the new run's output"`
 }
 
 func (s *server) addRestartTool(srv *sdk.Server) {
@@ -39,7 +43,9 @@ func (s *server) addRestartTool(srv *sdk.Server) {
 		Name:  "restart",
 		Title: "Rebuild and restart a process",
 		Description: "Rebuild a process in dev mode (bpm switches to dev mode) while the old run keeps serving, then stop the old run and start the new one. " +
-			"Returns when the new run serves. If the build fails the old run keeps serving and the result is an error carrying the compiler's error lines. " +
+			"Returns when the new run serves and has stayed up for a few seconds (restart_settle_seconds), with its first lines; a crash in that window is an error carrying the last lines and when bpm retries. " +
+			"If the build fails the old run keeps serving and the result is an error carrying the compiler's error lines. " +
+			"With wait false it returns at once and the build goes on: follow it with wait_for. " +
 			"With a progress token, build output is streamed as progress notifications.",
 		Annotations: &sdk.ToolAnnotations{ReadOnlyHint: false, DestructiveHint: ptr(false), IdempotentHint: false, OpenWorldHint: ptr(false)},
 	}, s.restart)
@@ -51,6 +57,9 @@ func (s *server) restart(ctx context.Context, req *sdk.CallToolRequest, in resta
 	defer s.activity()
 	began := time.Now()
 	replies, cancel := s.request(actors.RestartRequest{Process: in.Process}, restartTimeout)
+	if in.Wait != nil && !*in.Wait {
+		return s.restartBegun(ctx, in)
+	}
 
 	var p *progress
 	var tick <-chan time.Time
@@ -75,8 +84,7 @@ func (s *server) restart(ctx context.Context, req *sdk.CallToolRequest, in resta
 			if err != nil {
 				return "", RestartOutput{}, err
 			}
-			out := RestartOutput{Process: r.Process, PID: r.PID, Mode: r.Mode, BuildSeconds: roundMilli(r.BuildSeconds)}
-			return s.restartText(r), out, nil
+			return s.settle(ctx, r)
 		case <-ctx.Done():
 			cancel()
 			return "", RestartOutput{}, fmt.Errorf("restart call cancelled (the build and swap go on; see get_status): %w", ctx.Err())

@@ -39,6 +39,9 @@ type Options struct {
 	// MaxSessions caps live sessions: a new one past it closes the one idle
 	// longest; default 100.
 	MaxSessions int
+	// RestartSettle is how long restart watches the new run before it
+	// answers (restart_settle_seconds); 0: it answers once the run serves.
+	RestartSettle time.Duration
 	// BodyTimeout bounds how long a request body may take to arrive after its
 	// headers; default 10s.
 	BodyTimeout time.Duration
@@ -59,6 +62,7 @@ type server struct {
 	root       *actor.RootContext
 	supervisor *actor.PID
 	timeout    time.Duration
+	settleFor  time.Duration // Options.RestartSettle
 	// The configured processes, fixed for a bpm run: their names (the
 	// enum of every process parameter) and which ones have a build step.
 	names    []string
@@ -86,7 +90,7 @@ func NewHandler(root *actor.RootContext, supervisor *actor.PID, opts Options) *H
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
-	s := &server{root: root, supervisor: supervisor, timeout: opts.Timeout}
+	s := &server{root: root, supervisor: supervisor, timeout: opts.Timeout, settleFor: opts.RestartSettle}
 	s.learnProcesses()
 	srv := sdk.NewServer(&sdk.Implementation{
 		Name:    "bpm",

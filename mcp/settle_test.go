@@ -1,0 +1,57 @@
+package mcp
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"bpm/testkit"
+)
+
+func TestRestartWatchesTheNewRun(t *testing.T) {
+	b := startBPM(t, testkit.NewProject(t, crasher), Options{RestartSettle: 3 * time.Second})
+	b.waitRunning("steady", "^steady$", 20*time.Second)
+	cs := b.session(nil)
+
+	t.Run("a run that stays up: its first lines", func(t *testing.T) {
+		out, txt := callOK[RestartOutput](t, cs, "restart", map[string]any{"process": "steady"})
+		if out.UpSeconds < 3 || len(out.FirstLines) != 1 || out.FirstLines[0].Text != "steady" {
+			t.Errorf("out %+v", out)
+		}
+		if !strings.Contains(txt, "; up for 3.") || !strings.HasSuffix(txt, ": steady\n") {
+			t.Errorf("text %q", txt)
+		}
+	})
+	t.Run("a crash in the settle window is an error with the last lines", func(t *testing.T) {
+		res := call(t, cs, "restart", map[string]any{"process": "crasher"})
+		txt := text(res)
+		for _, want := range []string{"the new run (pid ", ") crashed ", " after it started serving (pid ", "exit code 2", "crasher is down, bpm starts it again at ", "panic: boom", "main.main()"} {
+			if !res.IsError || !strings.Contains(txt, want) {
+				t.Errorf("isError %v, text lacks %q:\n%s", res.IsError, want, txt)
+			}
+		}
+	})
+}
+
+func TestRestartWithoutWaitReturnsWhileItBuilds(t *testing.T) {
+	b := startBPM(t, testkit.NewProject(t, `
+[process.app]
+type = "command"
+command = ["sh", "-c", "echo up $$; sleep 1000"]
+build = ["sh", "-c", "sleep 2; echo built"]
+`), Options{RestartSettle: time.Second})
+	first := b.waitRunning("app", "^up ", 30*time.Second)
+	cs := b.session(nil)
+	began := time.Now()
+	out, txt := callOK[RestartOutput](t, cs, "restart", map[string]any{"wait": false})
+	if took := time.Since(began); took > time.Second || !out.Pending || out.PID != 0 {
+		t.Fatalf("wait false took %v: %+v", took, out)
+	}
+	if !strings.HasPrefix(txt, "restart of app begun: its dev build runs now") || !strings.Contains(txt, "wait_for") {
+		t.Errorf("text %q", txt)
+	}
+	w, _ := callOK[WaitOutput](t, cs, "wait_for", map[string]any{"pattern": "^up ", "timeout_seconds": 30})
+	if !w.Reached || w.PID == first.PID {
+		t.Errorf("wait_for after restart: %+v (old pid %d)", w, first.PID)
+	}
+}
