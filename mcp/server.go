@@ -63,6 +63,7 @@ type server struct {
 	supervisor *actor.PID
 	timeout    time.Duration
 	settleFor  time.Duration // Options.RestartSettle
+	sessions   *sessionTable // keeps what each session was alerted of
 	// The configured processes, fixed for a bpm run: their names (the
 	// enum of every process parameter) and which ones have a build step.
 	names    []string
@@ -92,6 +93,8 @@ func NewHandler(root *actor.RootContext, supervisor *actor.PID, opts Options) *H
 	}
 	s := &server{root: root, supervisor: supervisor, timeout: opts.Timeout, settleFor: opts.RestartSettle}
 	s.learnProcesses()
+	sessions := newSessionTable(opts.MaxSessions)
+	s.sessions = sessions
 	srv := sdk.NewServer(&sdk.Implementation{
 		Name:    "bpm",
 		Title:   "bpm: Background Process Manager",
@@ -101,13 +104,12 @@ func NewHandler(root *actor.RootContext, supervisor *actor.PID, opts Options) *H
 	s.addRestartTool(srv)
 	s.addStatusTool(srv)
 	s.addWaitTool(srv)
-	sessions := newSessionTable(opts.MaxSessions)
 	srv.AddReceivingMiddleware(sessions.middleware, checkLogLevel)
 
 	mux := http.NewServeMux()
 	mux.Handle(Path, sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv },
 		&sdk.StreamableHTTPOptions{SessionTimeout: opts.SessionIdle, EventStore: newEventStore()}))
-	return &Handler{Handler: bodyDeadline(opts.BodyTimeout, guard(opts.Token, mux)), sdk: srv, sessions: sessions}
+	return &Handler{Handler: bodyDeadline(opts.BodyTimeout, guard(opts.Token, dropCancelled(mux))), sdk: srv, sessions: sessions}
 }
 
 const instructions = `bpm keeps this project's processes built and running.

@@ -35,9 +35,11 @@ type (
 
 // sessionEntry is one live session.
 type sessionEntry struct {
-	ss   *sdk.ServerSession
-	last time.Time // when a request of it last began or ended
-	busy int       // its requests being handled now
+	ss     *sdk.ServerSession
+	opened time.Time
+	last   time.Time // when a request of it last began or ended
+	busy   int       // its requests being handled now
+	marks  alertMarks
 }
 
 // newSessionTable starts the goroutine owning the table.
@@ -57,7 +59,7 @@ func (t *sessionTable) run() {
 				e.last = time.Now()
 				continue
 			}
-			live[id] = &sessionEntry{ss: m.ss, last: time.Now()}
+			live[id] = &sessionEntry{ss: m.ss, opened: time.Now(), last: time.Now()}
 			go func() {
 				m.ss.Wait()
 				t.inbox <- sessionClosed{id}
@@ -79,6 +81,12 @@ func (t *sessionTable) run() {
 			delete(live, m.id)
 		case sessionCount:
 			m.reply <- len(live)
+		case alertsCheck:
+			var lines []string
+			if e, ok := live[m.id]; ok {
+				lines = newAlerts(&e.marks, e.opened, m)
+			}
+			m.reply <- lines
 		}
 	}
 }
@@ -117,6 +125,15 @@ func idler(a, b *sessionEntry) bool {
 func (t *sessionTable) count() int {
 	reply := make(chan int, 1)
 	t.inbox <- sessionCount{reply}
+	return <-reply
+}
+
+// alerts returns the alert lines of c's session, as the table's goroutine
+// (which keeps what each session was told) computes them.
+func (t *sessionTable) alerts(c alertsCheck) []string {
+	reply := make(chan []string, 1)
+	c.reply = reply
+	t.inbox <- c
 	return <-reply
 }
 

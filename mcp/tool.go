@@ -39,26 +39,44 @@ func addTool[In, Out any](s *server, srv *sdk.Server, t *sdk.Tool, h toolFunc[In
 	if err != nil {
 		panic(fmt.Sprintf("tool %s: output schema: %v", t.Name, err))
 	}
+	out.Properties["alerts"] = &jsonschema.Schema{Type: "array", Items: &jsonschema.Schema{Type: "string"},
+		Description: "what happened since this session's previous call that this result does not report (crashes, failed builds, mode switches); absent when nothing did"}
 	tt := *t
 	tt.InputSchema, tt.OutputSchema = in, out
 	srv.AddTool(&tt, func(ctx context.Context, req *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
 		args, err := decodeArgs[In](req.Params.Arguments, ps)
 		if err != nil {
-			return s.errorResult(req, err), nil
+			return toolError(s.alerts(ctx, req, nil), err), nil
 		}
 		text, res, err := h(ctx, req, args)
-		if err != nil {
-			return s.errorResult(req, err), nil
+		if err != nil && cancelledByClient(ctx) {
+			return cancelledResult(), nil
 		}
-		return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: text}}, StructuredContent: res}, nil
+		alerts := s.alerts(ctx, req, args)
+		if err != nil {
+			return toolError(alerts, err), nil
+		}
+		var structured any = res
+		if len(alerts) > 0 {
+			text, structured = alertText(alerts)+text, withAlerts(res, alerts)
+		}
+		return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: text}}, StructuredContent: structured}, nil
 	})
 }
 
-// errorResult is a tool error whose text is err's.
-func (s *server) errorResult(_ *sdk.CallToolRequest, err error) *sdk.CallToolResult {
+// toolError is a tool error whose text is the alerts, then err's.
+func toolError(alerts []string, err error) *sdk.CallToolResult {
 	var res sdk.CallToolResult
 	res.SetError(err)
+	if len(alerts) > 0 {
+		res.Content = []sdk.Content{&sdk.TextContent{Text: alertText(alerts) + err.Error()}}
+	}
 	return &res
+}
+
+// alertText is the alert lines and a blank line, as a result begins.
+func alertText(alerts []string) string {
+	return strings.Join(alerts, "\n") + "\n\n"
 }
 
 // inputSchema is In's schema with nullable parameters, integer ranges and

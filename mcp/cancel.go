@@ -1,0 +1,69 @@
+package mcp
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/http"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// The go-sdk answers every request, also one the client cancelled with
+// notifications/cancelled, which the specification says not to answer. A
+// tool call cancelled that way returns a result marked with cancelMark in
+// its _meta, and dropCancelled keeps such answers off the wire. The mark
+// holds a random part, so no other result (a log line quoting it is
+// escaped inside a JSON string anyway) can carry it.
+var cancelMark = "bpm-cancelled-" + randomHex()
+
+// cancelledMarkBytes is how the mark appears in an encoded answer.
+var cancelledMarkBytes = []byte(`"` + cancelMark + `":true`)
+
+func randomHex() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// cancelledByClient reports whether ctx ended because the client cancelled
+// the request (rather than the session closing or a deadline).
+func cancelledByClient(ctx context.Context) bool {
+	return errors.Is(ctx.Err(), context.Canceled) && context.Cause(ctx) == context.Canceled
+}
+
+// cancelledResult is the answer of a request the client cancelled; it is
+// never sent (dropCancelled).
+func cancelledResult() *sdk.CallToolResult {
+	res := &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: "cancelled"}}, IsError: true}
+	res.Meta = sdk.Meta{cancelMark: true}
+	return res
+}
+
+// dropCancelled drops the SSE events of responses marked cancelled.
+func dropCancelled(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			w = &cancelFilter{ResponseWriter: w}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cancelFilter passes every write through but those of a cancelled answer.
+// The go-sdk writes each SSE event in one Write.
+type cancelFilter struct {
+	http.ResponseWriter
+}
+
+func (f *cancelFilter) Write(p []byte) (int, error) {
+	if bytes.Contains(p, cancelledMarkBytes) {
+		return len(p), nil
+	}
+	return f.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection (Flush, deadlines).
+func (f *cancelFilter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
