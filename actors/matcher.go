@@ -25,8 +25,9 @@ func newMatcher(re *regexp.Regexp) matcher {
 		// would not find.
 		if lit := requiredLiteral(parsed.Simplify()); len(lit) > 0 && !strings.ContainsRune(lit, utf8.RuneError) {
 			m.literal = []byte(lit)
-			prefix, complete := re.LiteralPrefix()
-			m.only = complete && prefix == lit
+			// LiteralPrefix calls "^abc$" complete too, so the pattern
+			// itself must be the literal for containing it to be matching.
+			m.only = re.String() == regexp.QuoteMeta(lit)
 		}
 	}
 	return m

@@ -328,3 +328,26 @@ func TestSearchStreamAndSince(t *testing.T) {
 		t.Errorf("stream both: %v", err)
 	}
 }
+
+// "^tick 3$" matched "tick 30": LiteralPrefix reports an anchored literal as
+// complete, and the matcher took containing it for matching.
+func TestAnchoredLiteralDoesNotMatchLongerLines(t *testing.T) {
+	r := newRing(10)
+	for _, text := range []string{"tick 3", "tick 30", "a tick 3", "tick 3"} {
+		r.add(Line{Stream: Stdout, Text: text})
+	}
+	for _, tc := range []struct{ pattern, want string }{
+		{"^tick 3$", "1* 4*"},
+		{"tick 3$", "1* 3* 4*"},
+		{"^tick 3", "1* 2* 4*"},
+		{"tick 3", "1* 2* 3* 4*"},
+	} {
+		lines, _, _, _, err := searchRing(&r, SearchRequest{Pattern: tc.pattern})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ns(lines); got != tc.want {
+			t.Errorf("%q matched %q, want %q", tc.pattern, got, tc.want)
+		}
+	}
+}
