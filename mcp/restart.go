@@ -58,7 +58,7 @@ func (s *server) restart(ctx context.Context, req *sdk.CallToolRequest, in resta
 	began := time.Now()
 	replies, cancel := s.request(actors.RestartRequest{Process: in.Process}, restartTimeout)
 	if in.Wait != nil && !*in.Wait {
-		return s.restartBegun(ctx, in)
+		return s.restartBegun(ctx, in, began)
 	}
 
 	var p *progress

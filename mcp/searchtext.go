@@ -71,8 +71,8 @@ func searchHeader(q actors.SearchRequest, out SearchOutput) string {
 		return fmt.Sprintf("%s: %s%s, %d shown", head, atLeast, plural(out.Matches, "match", "matches"), shown)
 	case q.Head > 0:
 		return fmt.Sprintf("%s: first %d shown", head, shown)
-	case shown == out.Run.TotalLines:
-		return fmt.Sprintf("%s: all shown", head)
+	case shown == out.Run.TotalLines, len(filters) > 0 && !out.Truncated && shown < q.Tail:
+		return fmt.Sprintf("%s: all %d shown", head, shown)
 	}
 	return fmt.Sprintf("%s: newest %d shown", head, shown)
 }

@@ -113,9 +113,11 @@ func NewHandler(root *actor.RootContext, supervisor *actor.PID, opts Options) *H
 }
 
 const instructions = `bpm keeps this project's processes built and running.
-get_status shows every process, its state and recent events.
-search_logs and search_build_log grep a run's or a build's output (RE2 pattern, grep -C style context, head/tail, index -1 newest, -2 previous).
-restart rebuilds a process in dev mode while the old run keeps serving, then swaps; a failed build returns the compiler errors and keeps the old run.`
+get_status shows every process, its state, recent events, and the last stderr lines of one that crashed.
+search_logs and search_build_log grep a run's or a build's output (newest 100 lines by default; RE2 pattern, context, head/tail, stream, since, index -1 newest, -2 previous).
+restart rebuilds a process in dev mode while the old run keeps serving, swaps, and watches the new run for a few seconds; a failed build returns the compiler errors and keeps the old run. With wait false it returns at once; follow it with wait_for.
+wait_for waits for a state or a new matching line.
+A result begins with [alert] lines when something happened since your previous call that it does not report (a crash, a failed build).`
 
 // learnProcesses asks the supervisor which processes are configured. Without
 // an answer the tools still work; their schemas just list no names.

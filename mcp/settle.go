@@ -109,7 +109,7 @@ func (s *server) runLines(ctx context.Context, name string, q actors.SearchReque
 
 // restartBegun answers a restart with wait false: the request is on its
 // way to the process actor, whose build and swap go on without the caller.
-func (s *server) restartBegun(ctx context.Context, in restartInput) (string, RestartOutput, error) {
+func (s *server) restartBegun(ctx context.Context, in restartInput, began time.Time) (string, RestartOutput, error) {
 	name := s.resolve(in.Process)
 	if _, ok := s.hasBuild[name]; !ok {
 		// Let the supervisor say what is valid.
@@ -119,6 +119,7 @@ func (s *server) restartBegun(ctx context.Context, in restartInput) (string, Res
 		}
 		return "", RestartOutput{}, cmpErr(err, fmt.Errorf("unknown process %q", in.Process))
 	}
+	s.buildBegun(ctx, name, began)
 	out := RestartOutput{Process: name, Mode: "dev", Pending: true}
 	what := "its dev build runs now while the old run keeps serving"
 	if !s.hasBuild[name] {
@@ -126,4 +127,27 @@ func (s *server) restartBegun(ctx context.Context, in restartInput) (string, Res
 	}
 	text := fmt.Sprintf("restart of %s begun: %s. The result comes later: wait_for {\"process\": %q, \"state\": \"running\"} or get_status shows how it went.", name, what, name)
 	return text, out, nil
+}
+
+// buildBegun waits, at most a second, until name's restart has begun: a
+// build (or, without one, a run) started at or after since. Then a
+// wait_for that follows sees the restart under way, not the old run.
+func (s *server) buildBegun(ctx context.Context, name string, since time.Time) {
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		st, err := ask[actors.StatusReply](ctx, s, actors.StatusRequest{}, s.timeout)
+		if err != nil {
+			return
+		}
+		i := slices.IndexFunc(st.Processes, func(p actors.ProcessStatus) bool { return p.Name == name })
+		if i < 0 || slices.ContainsFunc(st.Processes[i].Events, func(e actors.Event) bool {
+			return (e.Kind == "build_started" || e.Kind == "started" || e.Kind == "new_run_started") && !e.Time.Before(since)
+		}) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(waitPoll / 4):
+		}
+	}
 }

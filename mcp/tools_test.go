@@ -75,7 +75,7 @@ func TestSearchLogsAndStatusOnCommandProcesses(t *testing.T) {
 	})
 	t.Run("stream and since", func(t *testing.T) {
 		out, txt := callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "web", "stream": "stderr"})
-		if got := texts(out.Lines); !slices.Equal(got, []string{"two"}) || !strings.Contains(firstLine(txt), " stderr: ") {
+		if got := texts(out.Lines); !slices.Equal(got, []string{"two"}) || !strings.Contains(firstLine(txt), " stderr: all 1 shown") {
 			t.Errorf("stderr = %q, header %q", got, firstLine(txt))
 		}
 		out, _ = callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "web", "since": "restart", "pattern": "^line"})
