@@ -12,9 +12,10 @@ import (
 )
 
 // The go-sdk answers every request, also one the client cancelled with
-// notifications/cancelled, which the specification says not to answer. A
-// tool call cancelled that way returns a result marked with cancelMark in
-// its _meta, and dropCancelled keeps such answers off the wire. The mark
+// notifications/cancelled, which the specification says not to answer. The
+// answer to a tool call cancelled that way is replaced with a result marked
+// with cancelMark in its _meta (markCancelled), and dropCancelled keeps such
+// answers off the wire. The mark
 // holds a random part, so no other result (a log line quoting it is
 // escaped inside a JSON string anyway) can carry it.
 var cancelMark = "bpm-cancelled-" + randomHex()
@@ -32,6 +33,19 @@ func randomHex() string {
 // the request (rather than the session closing or a deadline).
 func cancelledByClient(ctx context.Context) bool {
 	return errors.Is(ctx.Err(), context.Canceled) && context.Cause(ctx) == context.Canceled
+}
+
+// markCancelled replaces the answer to a tools/call the client cancelled
+// (a tool's error, or the go-sdk's own when the cancel came first) with one
+// marked cancelled, which dropCancelled keeps off the wire.
+func markCancelled(next sdk.MethodHandler) sdk.MethodHandler {
+	return func(ctx context.Context, method string, req sdk.Request) (sdk.Result, error) {
+		res, err := next(ctx, method, req)
+		if method == "tools/call" && cancelledByClient(ctx) {
+			return cancelledResult(), nil
+		}
+		return res, err
+	}
 }
 
 // cancelledResult is the answer of a request the client cancelled; it is

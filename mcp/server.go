@@ -104,7 +104,7 @@ func NewHandler(root *actor.RootContext, supervisor *actor.PID, opts Options) *H
 	s.addRestartTool(srv)
 	s.addStatusTool(srv)
 	s.addWaitTool(srv)
-	srv.AddReceivingMiddleware(sessions.middleware, checkLogLevel)
+	srv.AddReceivingMiddleware(sessions.middleware, checkLogLevel, markCancelled)
 
 	mux := http.NewServeMux()
 	mux.Handle(Path, sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv },

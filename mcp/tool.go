@@ -49,9 +49,6 @@ func addTool[In, Out any](s *server, srv *sdk.Server, t *sdk.Tool, h toolFunc[In
 			return toolError(s.alerts(ctx, req, nil), err), nil
 		}
 		text, res, err := h(ctx, req, args)
-		if err != nil && cancelledByClient(ctx) {
-			return cancelledResult(), nil
-		}
 		alerts := s.alerts(ctx, req, args)
 		if err != nil {
 			return toolError(alerts, err), nil
