@@ -56,13 +56,12 @@ func cancelledResult() *sdk.CallToolResult {
 	return res
 }
 
-// dropCancelled drops the SSE events of responses marked cancelled.
+// dropCancelled drops the SSE events of responses marked cancelled, on the
+// POST that carried the call and on a GET that resumes its stream from the
+// event store.
 func dropCancelled(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost {
-			w = &cancelFilter{ResponseWriter: w}
-		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(&cancelFilter{ResponseWriter: w}, r)
 	})
 }
 
