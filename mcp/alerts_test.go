@@ -64,16 +64,22 @@ func TestACrashSurfacesOnTheNextCall(t *testing.T) {
 }
 
 // What a call reports itself is no alert: a restart's own mode switch, and
-// get_status, which shows everything.
+// get_status, which shows everything. Alerts are per session: another
+// session is told of both.
 func TestNoAlertForWhatTheCallReports(t *testing.T) {
 	b := startBPM(t, testkit.NewProject(t, crasher), Options{})
 	b.waitRunning("steady", "^steady$", 20*time.Second)
-	cs := b.session(nil)
+	cs, other := b.session(nil), b.session(nil)
 	call(t, cs, "search_logs", map[string]any{"process": "steady"})
+	call(t, other, "search_logs", map[string]any{"process": "steady"})
 	if res := call(t, cs, "restart", map[string]any{"process": "steady"}); strings.Contains(text(res), "[alert]") && strings.Contains(text(res), "mode") {
 		t.Errorf("restart alerts of its own mode switch:\n%s", text(res))
 	}
 	testkit.WaitFor(t, 20*time.Second, "crasher to crash", func() bool { return b.proc("crasher").Crashes > 0 })
+	if txt := text(call(t, other, "search_logs", map[string]any{"process": "steady"})); !strings.Contains(txt, " bpm switched to dev mode\n") ||
+		!strings.Contains(txt, " crasher crashed: ") {
+		t.Errorf("the other session is not told of the mode switch and the crash:\n%s", txt)
+	}
 	if _, txt := callOK[StatusOutput](t, cs, "get_status", nil); strings.Contains(txt, "[alert]") {
 		t.Errorf("get_status has alerts:\n%s", txt)
 	}
