@@ -35,7 +35,10 @@ type restartSplit struct {
 func (s *suite) restart(t *testing.T) {
 	const w = "6 restart"
 	for _, v := range restartVariants {
-		b := s.startBPM(t, "[process.app]\ntype = \"command\"\nbuild = [\"true\"]\n"+v.process+"\n")
+		// Without the settle window (restart_settle_seconds, 3 s by default,
+		// during which restart watches the new run for a crash) the call
+		// measures the swap itself.
+		b := s.startBPM(t, "restart_settle_seconds = 0\n\n[process.app]\ntype = \"command\"\nbuild = [\"true\"]\n"+v.process+"\n")
 		waitUntil(t, 30*time.Second, 20*time.Millisecond, "app running", func() bool {
 			st, _ := getStatus(t, b.cs)
 			return st.running() == 1
