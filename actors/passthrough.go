@@ -12,7 +12,7 @@ import (
 // from the pass-through (not from the rings): a number of batches (a chunk's
 // lines each) and a number of bytes.
 const (
-	passthroughQueue = 64
+	passthroughQueue = 1024
 	passthroughBytes = 1 << 20
 )
 
@@ -41,17 +41,35 @@ type passItem struct {
 func newPassthrough(w io.Writer) *passthrough {
 	p := &passthrough{queue: make(chan passItem, passthroughQueue), free: make(chan []byte, 4)}
 	go func() {
+		var out []byte
 		for it := range p.queue {
-			if it.done != nil {
-				close(it.done)
-				continue
+			// What else waits goes out in the same write: under a stream
+			// of small chunks that is one write(2) for many.
+			out = append(out[:0], it.lines...)
+			p.recycle(it.lines)
+			for more := true; more && it.done == nil && len(out) < passthroughBytes; {
+				select {
+				case next := <-p.queue:
+					if next.done != nil {
+						it = next
+						continue
+					}
+					out = append(out, next.lines...)
+					p.recycle(next.lines)
+				default:
+					more = false
+				}
 			}
 			// A broken terminal must not stop the logs being kept.
-			_, _ = w.Write(it.lines)
-			p.queued.Add(-int64(len(it.lines)))
-			select {
-			case p.free <- it.lines[:0]:
-			default:
+			if len(out) > 0 {
+				_, _ = w.Write(out)
+				p.queued.Add(-int64(len(out)))
+			}
+			if it.done != nil {
+				close(it.done)
+			}
+			if cap(out) > passthroughBytes {
+				out = nil
 			}
 		}
 	}()
@@ -74,6 +92,14 @@ func (p *passthrough) Write(lines []byte) (int, error) {
 		p.dropped += bytes.Count(lines, []byte{'\n'})
 	}
 	return len(lines), nil
+}
+
+// recycle offers a written batch's buffer for the next one.
+func (p *passthrough) recycle(b []byte) {
+	select {
+	case p.free <- b[:0]:
+	default:
+	}
 }
 
 // buffer returns an empty buffer, one already written if there is one, so

@@ -18,6 +18,8 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"bpm/mcp"
+
 	"bpm/testkit"
 )
 
@@ -206,12 +208,8 @@ type searchResult struct {
 	Lines   []searchLine `json:"lines"`
 }
 
-// searchLine is one line of a search result.
-type searchLine struct {
-	N     int    `json:"n"`
-	Text  string `json:"text"`
-	Match bool   `json:"match"`
-}
+// searchLine is one line of a search result, in the tool's compact form.
+type searchLine = mcp.LineOut
 
 // totalLines is how many lines process's newest run has written, as bpm
 // counts them; 0 before the run has a log.
