@@ -81,6 +81,8 @@ type pipeReader struct {
 	quit  <-chan struct{} // closed when the child is gone and the drain is over
 	carry []byte          // the partial last line of the previous read
 	skip  bool            // inside a line already cut at maxLineBytes
+
+	lastRead time.Time // when the previous read returned
 }
 
 // buffer returns a free buffer, making one while fewer than readerBuffers
@@ -131,6 +133,34 @@ func (r *pipeReader) run(done chan<- struct{}) {
 			return
 		}
 		r.chunk(buf, at)
+		if n < gatherBelow && at.Sub(r.lastRead) < gatherWithin && !r.pause() {
+			return
+		}
+		r.lastRead = at
+	}
+}
+
+// A child that writes a line per write(2) as fast as it can would wake the
+// reader for every line, and each wake-up costs a read, a chunk message and a
+// logbuffer turn. When small reads come back to back, the reader lets the
+// pipe gather for gatherPause before it reads again: a steady stream then
+// arrives in large chunks, while a process that logs now and then is read
+// at once.
+const (
+	gatherBelow  = 4096
+	gatherWithin = time.Millisecond
+	gatherPause  = time.Millisecond
+)
+
+// pause waits gatherPause; false when the reader must stop instead.
+func (r *pipeReader) pause() bool {
+	t := time.NewTimer(gatherPause)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.quit:
+		return false
 	}
 }
 
