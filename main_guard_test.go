@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,29 +17,7 @@ import (
 
 // guardsOf lists the live guard processes of bpm: children of ppid whose
 // command line has actors.GuardArg.
-func guardsOf(ppid int) []int {
-	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		if len(fields) < 2 || fields[1] != strconv.Itoa(ppid) {
-			continue
-		}
-		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if slices.Contains(strings.Split(string(cmdline), "\x00"), actors.GuardArg) && testkit.Alive(pid) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
+func guardsOf(ppid int) []int { return testkit.ChildrenWithArg(ppid, actors.GuardArg) }
 
 // waitGuard waits until bpm runs exactly one guard, other than old, and
 // returns its pid.

@@ -23,19 +23,7 @@ import (
 func startLimited(t *testing.T, nofile int, args ...string) *bpmProcess {
 	t.Helper()
 	argv := append([]string{fmt.Sprintf("--nofile=%d:%d", nofile, nofile), bpmBin}, args...)
-	b := &bpmProcess{cmd: exec.Command("prlimit", argv...), stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan error, 1)}
-	b.cmd.Stdout, b.cmd.Stderr = b.stdout, b.stderr
-	if err := b.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { b.done <- b.cmd.Wait() }()
-	t.Cleanup(func() {
-		if b.cmd.ProcessState == nil {
-			b.cmd.Process.Kill()
-			<-b.done
-		}
-	})
-	return b
+	return startCmd(t, exec.Command("prlimit", argv...))
 }
 
 // openFDs counts pid's open descriptors.

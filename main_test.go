@@ -69,7 +69,14 @@ type bpmProcess struct {
 
 func startBPM(t *testing.T, args ...string) *bpmProcess {
 	t.Helper()
-	b := &bpmProcess{cmd: exec.Command(bpmBin, args...), stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	return startCmd(t, exec.Command(bpmBin, args...))
+}
+
+// startCmd starts cmd (bpm, or a command that execs it) with its output
+// collected, and kills it at the end of the test if it still runs.
+func startCmd(t *testing.T, cmd *exec.Cmd) *bpmProcess {
+	t.Helper()
+	b := &bpmProcess{cmd: cmd, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan error, 1)}
 	b.cmd.Stdout, b.cmd.Stderr = b.stdout, b.stderr
 	if err := b.cmd.Start(); err != nil {
 		t.Fatal(err)

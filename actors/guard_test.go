@@ -1,13 +1,10 @@
 package actors
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,29 +14,7 @@ import (
 )
 
 // guardChildren lists the live guard processes this test binary started.
-func guardChildren() []int {
-	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		if len(fields) < 2 || fields[1] != strconv.Itoa(os.Getpid()) {
-			continue
-		}
-		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if slices.Contains(strings.Split(string(cmdline), "\x00"), GuardArg) && testkit.Alive(pid) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
+func guardChildren() []int { return testkit.ChildrenWithArg(os.Getpid(), GuardArg) }
 
 // waitNewGuard waits for a guard process not in seen and returns its pid.
 func waitNewGuard(t *testing.T, seen ...int) int {

@@ -197,15 +197,6 @@ func (r *ring) line(i int) Line {
 	return Line{N: r.firstN() + i, Time: time.Unix(0, e.at), Stream: stream, Text: lineText(r.text(e))}
 }
 
-// ordered returns every kept line, oldest first, as fresh Lines.
-func (r *ring) ordered() []Line {
-	lines := make([]Line, r.n)
-	for i := range r.n {
-		lines[i] = r.line(i)
-	}
-	return lines
-}
-
 // last returns the texts of the newest n lines, oldest first.
 func (r *ring) last(n int) []string {
 	n = min(n, r.n)

@@ -351,3 +351,12 @@ func TestAnchoredLiteralDoesNotMatchLongerLines(t *testing.T) {
 		}
 	}
 }
+
+// ordered returns every kept line, oldest first, as fresh Lines.
+func (r *ring) ordered() []Line {
+	lines := make([]Line, r.n)
+	for i := range r.n {
+		lines[i] = r.line(i)
+	}
+	return lines
+}
