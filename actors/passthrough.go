@@ -27,7 +27,8 @@ const flushTimeout = 2 * time.Second
 type passthrough struct {
 	queue   chan passItem
 	free    chan []byte  // written batches' buffers, for the next ones
-	queued  atomic.Int64 // bytes in the queue
+	queued  atomic.Int64 // bytes queued and not yet written
+	batches atomic.Int64 // batches queued and not yet written (the writer may hold some)
 	dropped int          // lines not queued since the last note; only Write touches it
 }
 
@@ -47,6 +48,10 @@ func newPassthrough(w io.Writer) *passthrough {
 			// of small chunks that is one write(2) for many.
 			out = append(out[:0], it.lines...)
 			p.recycle(it.lines)
+			taken := int64(0) // batches taken, flush markers aside
+			if it.done == nil {
+				taken = 1
+			}
 			for more := true; more && it.done == nil && len(out) < passthroughBytes; {
 				select {
 				case next := <-p.queue:
@@ -56,6 +61,7 @@ func newPassthrough(w io.Writer) *passthrough {
 					}
 					out = append(out, next.lines...)
 					p.recycle(next.lines)
+					taken++
 				default:
 					more = false
 				}
@@ -65,6 +71,7 @@ func newPassthrough(w io.Writer) *passthrough {
 				_, _ = w.Write(out)
 				p.queued.Add(-int64(len(out)))
 			}
+			p.batches.Add(-taken)
 			if it.done != nil {
 				close(it.done)
 			}
@@ -113,13 +120,20 @@ func (p *passthrough) buffer() []byte {
 	}
 }
 
+// offer queues lines unless passthroughQueue batches wait already, those
+// the writer took but has not written yet included.
 func (p *passthrough) offer(lines []byte) bool {
+	if p.batches.Load() >= passthroughQueue {
+		return false
+	}
 	p.queued.Add(int64(len(lines)))
+	p.batches.Add(1)
 	select {
 	case p.queue <- passItem{lines: lines}:
 		return true
 	default:
 		p.queued.Add(-int64(len(lines)))
+		p.batches.Add(-1)
 		return false
 	}
 }
