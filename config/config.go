@@ -74,6 +74,17 @@ type Config struct {
 	SessionIdle time.Duration // mcp_session_idle_minutes, default 60: an MCP session unused this long is closed
 	MaxSessions int           // mcp_max_sessions, default 100: live MCP sessions; the longest idle is closed first
 
+	// Persistent logs (docs/configuration.md, "Persistent logs").
+	LogDir        string // log_dir made absolute; "" keeps logs in memory only
+	LogMaxBytes   int64  // log_max_mb, default 10: a log file is rotated once it passes this size
+	LogKeep       int    // log_keep, default 5: rotated files kept per process and kind (run, build)
+	LogTotalBytes int64  // log_total_mb, default 500: every file under LogDir together
+
+	// Crash loops: CrashLoopCrashes crashes within CrashLoopWindow put a
+	// process in state crash_loop.
+	CrashLoopCrashes int           // crash_loop_crashes, default 5
+	CrashLoopWindow  time.Duration // crash_loop_window_seconds, default 60s
+
 	Processes []*Process // in file order
 }
 
@@ -97,6 +108,29 @@ type Process struct {
 	StopTimeout time.Duration  // wait after StopSignal before SIGKILL, default 5s
 	Listen      string         // "HOST:PORT" bpm binds and hands to every run, or ""
 	Ready       *Ready         // nil when there is no [process.NAME.ready] table
+
+	DependsOn       []string // processes started and ready before this one, stopped after it
+	RestartWithDeps bool     // restart_with_dependencies: restart after a dependency's new run is ready
+	Health          *Health  // nil when there is no [process.NAME.health] table
+	Limits          *Limits  // nil when there is no [process.NAME.limits] table
+}
+
+// Health is a liveness probe run while a run is ready: Failures failed
+// probes in a row count as a crash. Exactly one of HTTP, TCP, Exec is set.
+type Health struct {
+	HTTP     string        // http or https URL; a 2xx answer passes
+	TCP      string        // "HOST:PORT"; an accepted connection passes
+	Exec     []string      // argv run in the process's dir and env; exit 0 passes
+	Interval time.Duration // interval_seconds, default 10s
+	Timeout  time.Duration // timeout_seconds, default 5s: one probe's limit
+	Failures int           // failures, default 3: consecutive failures that count as a crash
+}
+
+// Limits are applied to every run of a process; zero fields are unset.
+type Limits struct {
+	OpenFiles  uint64 // open_files: RLIMIT_NOFILE (soft and hard)
+	MemoryMB   int64  // memory_mb: RLIMIT_AS, and cgroup v2 memory.max where bpm can make a cgroup
+	CPUPercent int    // cpu_percent: cgroup v2 cpu.max, in percent of one CPU (200: two CPUs)
 }
 
 // Ready says when a started run counts as ready. Exactly one of Log, HTTP, TCP is set.
@@ -124,7 +158,12 @@ type rawFile struct {
 	LogBytes       int64                  `toml:"log_bytes"`
 	SessionIdle    float64                `toml:"mcp_session_idle_minutes"`
 	MaxSessions    int64                  `toml:"mcp_max_sessions"`
-	LogDir         any                    `toml:"log_dir"` // later
+	LogDir         *string                `toml:"log_dir"`
+	LogMaxMB       float64                `toml:"log_max_mb"`
+	LogKeep        int64                  `toml:"log_keep"`
+	LogTotalMB     float64                `toml:"log_total_mb"`
+	CrashLoop      int64                  `toml:"crash_loop_crashes"`
+	CrashWindow    float64                `toml:"crash_loop_window_seconds"`
 	Process        map[string]*rawProcess `toml:"process"`
 }
 
@@ -142,6 +181,11 @@ func defaults() rawFile {
 		LogBytes:       DefaultLogBytes,
 		SessionIdle:    60,
 		MaxSessions:    100,
+		LogMaxMB:       10,
+		LogKeep:        5,
+		LogTotalMB:     500,
+		CrashLoop:      5,
+		CrashWindow:    60,
 	}
 }
 
@@ -206,6 +250,9 @@ func parse(dir, file string, doc []byte) (*Config, *Error) {
 	if err := c.listens(idx, "mcp_port"); err != nil {
 		return nil, err
 	}
+	if err := v.dependencies(c); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -229,9 +276,6 @@ func (v *validator) errAt(path []string, fallbacks [][]string, format string, ar
 func (v *validator) global(c *Config, raw *rawFile) *Error {
 	at := func(key, format string, args ...any) *Error {
 		return v.errAt([]string{key}, nil, format, args...)
-	}
-	if raw.LogDir != nil {
-		return at("log_dir", "not supported in this version; logs are kept in memory only, remove the key")
 	}
 	if err := checkHost(raw.MCPHost); err != "" {
 		return at("mcp_host", "%s", err)
@@ -297,6 +341,18 @@ func (v *validator) global(c *Config, raw *rawFile) *Error {
 		return at("mcp_max_sessions", "%d out of range; valid: 1..100000 live MCP sessions", raw.MaxSessions)
 	}
 	c.MaxSessions = int(raw.MaxSessions)
+	if err := v.logFiles(c, raw); err != nil {
+		return err
+	}
+	if raw.CrashLoop < 2 || raw.CrashLoop > 1000 {
+		return at("crash_loop_crashes", "%d out of range; valid: 2..1000 crashes within crash_loop_window_seconds", raw.CrashLoop)
+	}
+	c.CrashLoopCrashes = int(raw.CrashLoop)
+	window, msg := toDuration(raw.CrashWindow, time.Second, true)
+	if msg != "" {
+		return at("crash_loop_window_seconds", "%s", msg)
+	}
+	c.CrashLoopWindow = window
 	return nil
 }
 

@@ -44,10 +44,13 @@ func (e *Error) Unwrap() error { return e.Err }
 var (
 	topKeys = []string{"mcp_host", "mcp_port", "mcp_token", "dev_timeout_hours", "dev_crash_wait_seconds",
 		"restart_settle_seconds", "release_crash_backoff_initial_seconds", "release_crash_backoff_max_seconds", "log_lines", "log_runs", "log_bytes",
-		"mcp_session_idle_minutes", "mcp_max_sessions", "process"}
+		"mcp_session_idle_minutes", "mcp_max_sessions", "log_dir", "log_max_mb", "log_keep", "log_total_mb",
+		"crash_loop_crashes", "crash_loop_window_seconds", "process"}
 	processKeys = []string{"type", "args", "command", "build", "build_release", "package", "bin", "dir", "env",
-		"stop_signal", "stop_timeout_seconds", "listen", "ready"}
-	readyKeys = []string{"log", "http", "tcp", "timeout_seconds"}
+		"stop_signal", "stop_timeout_seconds", "listen", "ready", "depends_on", "restart_with_dependencies", "health", "limits"}
+	readyKeys  = []string{"log", "http", "tcp", "timeout_seconds"}
+	healthKeys = []string{"http", "tcp", "exec", "interval_seconds", "timeout_seconds", "failures"}
+	limitsKeys = []string{"open_files", "memory_mb", "cpu_percent"}
 )
 
 // want is the TOML type a key expects.
@@ -61,6 +64,7 @@ const (
 	wantArgv
 	wantTable
 	wantEnv
+	wantBool
 )
 
 func (w want) String() string {
@@ -77,6 +81,8 @@ func (w want) String() string {
 		return "a table"
 	case wantEnv:
 		return "a table of strings"
+	case wantBool:
+		return "a boolean"
 	}
 	return "a value"
 }
@@ -96,6 +102,8 @@ func (w want) accepts(v valueInfo) bool {
 		return v.kind == unstable.Table || v.kind == unstable.InlineTable
 	case wantEnv:
 		return (v.kind == unstable.Table || v.kind == unstable.InlineTable) && v.bad == ""
+	case wantBool:
+		return v.kind == unstable.Bool
 	}
 	return true
 }
@@ -106,13 +114,23 @@ var topWants = map[string]want{
 	"release_crash_backoff_initial_seconds": wantNumber, "release_crash_backoff_max_seconds": wantNumber,
 	"log_lines": wantInt, "log_runs": wantInt, "log_bytes": wantInt, "process": wantTable,
 	"mcp_session_idle_minutes": wantNumber, "mcp_max_sessions": wantInt,
+	"log_dir": wantString, "log_max_mb": wantNumber, "log_keep": wantInt, "log_total_mb": wantNumber,
+	"crash_loop_crashes": wantInt, "crash_loop_window_seconds": wantNumber,
 }
 
 var processWants = map[string]want{
 	"type": wantString, "args": wantArgv, "command": wantArgv, "build": wantArgv, "build_release": wantArgv,
 	"package": wantString, "bin": wantString, "dir": wantString, "env": wantEnv,
 	"stop_signal": wantString, "stop_timeout_seconds": wantNumber, "listen": wantString, "ready": wantTable,
+	"depends_on": wantArgv, "restart_with_dependencies": wantBool, "health": wantTable, "limits": wantTable,
 }
+
+var healthWants = map[string]want{
+	"http": wantString, "tcp": wantString, "exec": wantArgv,
+	"interval_seconds": wantNumber, "timeout_seconds": wantNumber, "failures": wantInt,
+}
+
+var limitsWants = map[string]want{"open_files": wantInt, "memory_mb": wantInt, "cpu_percent": wantInt}
 
 var readyWants = map[string]want{
 	"log": wantString, "http": wantString, "tcp": wantString, "timeout_seconds": wantNumber,
@@ -124,6 +142,9 @@ var argvExamples = map[string]string{
 	"args":          `args = ["--port", "8080"]`,
 	"build":         `build = ["make", "build"]`,
 	"build_release": `build_release = ["make", "release"]`,
+	"depends_on":    `depends_on = ["db"]`,
+	"exec":          `exec = ["./healthcheck"]`,
+	"health.exec":   `exec = ["./healthcheck"]`,
 }
 
 // wantFor returns the type expected at a full key path and the keys valid beside it.
@@ -141,6 +162,10 @@ func wantFor(path []string) (want, []string) {
 		return wantString, nil
 	case len(path) == 4 && path[2] == "ready":
 		return readyWants[path[3]], readyKeys
+	case len(path) == 4 && path[2] == "health":
+		return healthWants[path[3]], healthKeys
+	case len(path) == 4 && path[2] == "limits":
+		return limitsWants[path[3]], limitsKeys
 	}
 	return wantNone, nil
 }
@@ -186,6 +211,8 @@ func decodeError(file string, idx *keyIndex, err error) *Error {
 func typeMessage(path []string, w want, got valueInfo) string {
 	msg := fmt.Sprintf("must be %s, not %s", w, got.describe())
 	switch ex, ok := argvExamples[path[len(path)-1]]; {
+	case ok && w == wantArgv && got.kind == unstable.String && path[len(path)-1] == "depends_on":
+		msg += "; write an array of process names, e.g. " + ex
 	case ok && w == wantArgv && got.kind == unstable.String:
 		msg += "; bpm runs no shell, so write an array, e.g. " + ex
 	case len(path) == 1 && path[0] == "process":

@@ -96,11 +96,28 @@ func TestLoadErrors(t *testing.T) {
 		{"max below initial", "release_crash_backoff_initial_seconds = 10\nrelease_crash_backoff_max_seconds = 5\n" + npm, 2, "release_crash_backoff_max_seconds", "max >= initial"},
 		{"max below initial, max default", "release_crash_backoff_initial_seconds = 301\n" + npm, 1, "release_crash_backoff_max_seconds", "max >= initial"},
 		{"log_runs 0", "log_runs = 0\n" + npm, 1, "log_runs", "valid: 1.."},
-		// later
-		{"log_dir", "log_dir = \"logs\"\n" + npm, 1, "log_dir", "not supported in this version"},
-		{"depends_on", npm + "depends_on = [\"db\"]\n", 4, "process.web.depends_on", "not supported in this version"},
-		{"health", npm + "[process.web.health]\nhttp = \"http://x/\"\n", 4, "process.web.health", "not supported in this version"},
-		{"limits", npm + "limits.memory_mb = 100\n", 4, "process.web.limits", "not supported in this version"},
+		// orchestration
+		{"unknown dependency", npm + "depends_on = [\"db\"]\n", 4, "process.web.depends_on", `unknown process "db"; known: web`},
+		{"depends_on a string", npm + "depends_on = \"db\"\n", 4, "process.web.depends_on", `write an array of process names, e.g. depends_on = ["db"]`},
+		{"self dependency", npm + "depends_on = [\"web\"]\n", 4, "process.web.depends_on", "depends on itself"},
+		{"dependency cycle", npm + "depends_on = [\"api\"]\n[process.api]\ntype = \"npm\"\ncommand = [\"x\"]\ndepends_on = [\"web\"]\n", 4, "process.web.depends_on", "dependency cycle web -> api -> web"},
+		{"restart_with_dependencies alone", npm + "restart_with_dependencies = true\n", 4, "process.web.restart_with_dependencies", "no depends_on to follow"},
+		{"restart_with_dependencies not bool", npm + "restart_with_dependencies = 1\n", 4, "process.web.restart_with_dependencies", "must be a boolean"},
+		{"health without probe", npm + "[process.web.health]\nfailures = 2\n", 4, "process.web.health", "set exactly one of http, tcp, exec"},
+		{"health two probes", npm + "health = { http = \"http://x/\", tcp = \":80\" }\n", 4, "process.web.health.tcp", "only one of http, tcp, exec"},
+		{"health exec string", npm + "health.exec = \"curl x\"\n", 4, "process.web.health.exec", "bpm runs no shell"},
+		{"health failures 0", npm + "health = { tcp = \":80\", failures = 0 }\n", 4, "process.web.health.failures", "valid: 1..1000"},
+		{"health zero interval", npm + "health = { tcp = \":80\", interval_seconds = 0 }\n", 4, "process.web.health.interval_seconds", "> 0"},
+		{"health unknown key", npm + "health = { tcp = \":80\", retries = 2 }\n", 4, "process.web.health.retries", "valid: http, tcp, exec, interval_seconds"},
+		{"limits empty", npm + "[process.web.limits]\n", 4, "process.web.limits", "no limit set; valid keys: open_files, memory_mb, cpu_percent"},
+		{"open_files too low", npm + "limits.open_files = 3\n", 4, "process.web.limits.open_files", "valid: 16..1048576"},
+		{"memory_mb 0", npm + "limits.memory_mb = 0\n", 4, "process.web.limits.memory_mb", "valid: 1.."},
+		{"cpu_percent float", npm + "limits.cpu_percent = 0.5\n", 4, "process.web.limits.cpu_percent", "must be an integer"},
+		{"log_dir empty", "log_dir = \"\"\n" + npm, 1, "log_dir", "empty"},
+		{"log_dir a file", "log_dir = \".mcp-run\"\n" + npm, 1, "log_dir", "is not a directory"},
+		{"log_total below max", "log_max_mb = 20\nlog_total_mb = 10\n" + npm, 2, "log_total_mb", "log_total_mb >= log_max_mb"},
+		{"log_keep negative", "log_keep = -1\n" + npm, 1, "log_keep", "valid: 0..1000"},
+		{"crash_loop_crashes 1", "crash_loop_crashes = 1\n" + npm, 1, "crash_loop_crashes", "valid: 2..1000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

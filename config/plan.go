@@ -142,6 +142,10 @@ func (c *Config) Describe(w io.Writer) {
 	line("", "release", "crash backoff %v x1.5 per crash, max %v", c.BackoffInitial, c.BackoffMax)
 	line("", "mcp sessions", "at most %d, closed after %v idle", c.MaxSessions, c.SessionIdle)
 	line("", "logs", "%d lines and %d bytes per run, %d runs per process", c.LogLines, c.LogBytes, c.LogRuns)
+	if c.LogDir != "" {
+		line("", "log files", "%s, rotated at %d bytes, %d kept, %d bytes in all", c.LogDir, c.LogMaxBytes, c.LogKeep, c.LogTotalBytes)
+	}
+	line("", "crash loop", "%d crashes within %v", c.CrashLoopCrashes, c.CrashLoopWindow)
 	for _, p := range c.Processes {
 		fmt.Fprintf(w, "\nprocess %s (%s, line %d)\n", p.Name, p.Type, p.Line)
 		line("  ", "dir", "%s", p.Dir)
@@ -171,6 +175,7 @@ func (c *Config) Describe(w io.Writer) {
 		if r := p.Ready; r != nil {
 			line("  ", "ready", "%s, timeout %v", r.describe(), r.Timeout)
 		}
+		p.describeOrchestration(line)
 	}
 }
 

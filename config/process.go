@@ -29,9 +29,10 @@ type rawProcess struct {
 	StopTimeout  *float64          `toml:"stop_timeout_seconds"`
 	Listen       *string           `toml:"listen"`
 	Ready        *rawReady         `toml:"ready"`
-	DependsOn    any               `toml:"depends_on"` // later
-	Health       any               `toml:"health"`     // later
-	Limits       any               `toml:"limits"`     // later
+	DependsOn    []string          `toml:"depends_on"`
+	RestartDeps  *bool             `toml:"restart_with_dependencies"`
+	Health       *rawHealth        `toml:"health"`
+	Limits       *rawLimits        `toml:"limits"`
 }
 
 type rawReady struct {
@@ -83,25 +84,13 @@ func (v *validator) process(c *Config, name string, r *rawProcess) (*Process, *E
 		r = &rawProcess{}
 	}
 	p := &Process{Name: name, Line: v.idx.line(pv.base...)}
-	steps := []func(*Config, *rawProcess, *Process) *Error{pv.later, pv.typ, pv.argv, pv.place, pv.stop, pv.ready}
+	steps := []func(*Config, *rawProcess, *Process) *Error{pv.typ, pv.argv, pv.place, pv.stop, pv.ready, pv.dependsOn, pv.health, pv.limits}
 	for _, step := range steps {
 		if err := step(c, r, p); err != nil {
 			return nil, err
 		}
 	}
 	return p, nil
-}
-
-func (v *procValidator) later(_ *Config, r *rawProcess, _ *Process) *Error {
-	switch {
-	case r.DependsOn != nil:
-		return v.errAt("depends_on", "not supported in this version; remove the key")
-	case r.Health != nil:
-		return v.errAt("health", "not supported in this version; remove the [process.%s.health] table", v.name)
-	case r.Limits != nil:
-		return v.errAt("limits", "not supported in this version; remove the [process.%s.limits] table", v.name)
-	}
-	return nil
 }
 
 func (v *procValidator) typ(_ *Config, r *rawProcess, p *Process) *Error {
