@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+
 	"bpm/actors"
 	"bpm/config"
 	"bpm/mcp"
@@ -131,8 +133,10 @@ func serve(args []string) int {
 	defer release()
 
 	signals := make(chan os.Signal, 2)
-	// SIGHUP (the terminal went away) stops as cleanly as SIGINT and SIGTERM.
-	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	// SIGHUP reloads the config, as daemons do (docs/operations.md).
+	hups := make(chan os.Signal, 1)
+	signal.Notify(hups, syscall.SIGHUP)
 	// A closed stdout must not kill bpm (and so every process): with SIGPIPE
 	// notified, writes fail with EPIPE instead. Notify, not Ignore: an ignored
 	// signal would stay ignored in every child.
@@ -174,7 +178,7 @@ func serve(args []string) int {
 	defer web.Close()
 	slog.Info("bpm started", "project", cfg.Dir, "processes", len(cfg.Processes), "mcp", "http://"+listener.Addr().String()+"/mcp")
 
-	sig := <-signals
+	sig := waitForStop(system, sup, signals, hups)
 	slog.Info("stopping every process", "signal", sig.String())
 	done := make(chan error, 1)
 	go func() {
@@ -201,5 +205,26 @@ func serve(args []string) int {
 		case <-time.After(500 * time.Millisecond):
 		}
 		return 130
+	}
+}
+
+// waitForStop reloads the config on every SIGHUP until SIGINT or SIGTERM
+// comes, and returns that signal.
+func waitForStop(system *actor.ActorSystem, sup *actor.PID, signals, hups <-chan os.Signal) os.Signal {
+	for {
+		select {
+		case sig := <-signals:
+			return sig
+		case <-hups:
+			r, err := actors.Ask[actors.ReloadReply](system.Root, sup, actors.ReloadRequest{}, 30*time.Second)
+			if err == nil {
+				err = r.Err
+			}
+			if err != nil {
+				slog.Error("SIGHUP: config not reloaded; everything keeps running", "err", err)
+				continue
+			}
+			slog.Info("SIGHUP: config reloaded", "added", r.Added, "removed", r.Removed, "changed", r.Changed, "notes", r.Notes)
+		}
 	}
 }

@@ -77,6 +77,9 @@ func NewBuilder(cfg *config.Config, proc *config.Process, logs *actor.PID) *Buil
 // Receive handles BuildRequest, CancelBuildRequest and the builder's own events.
 func (b *Builder) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
+	case reconfigure:
+		// The next build uses the reloaded table; one under way goes on.
+		b.cfg, b.proc = m.cfg, m.proc
 	case BuildRequest:
 		b.start(ctx, m)
 	case buildArtifact:

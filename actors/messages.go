@@ -129,7 +129,16 @@ const (
 	StateBackoff     = "backoff"
 	StateCrashed     = "crashed"
 	StateBuildFailed = "build_failed"
+	// StateWaiting: a run is due but a dependency is not ready.
+	StateWaiting = "waiting"
+	// StateCrashLoop: it crashed crash_loop_crashes times within the window;
+	// restarts wait the longest backoff.
+	StateCrashLoop = "crash_loop"
 )
+
+// All names every process in StopProcessRequest, StartProcessRequest and
+// RestartRequest; they are then handled in dependency order.
+const All = "all"
 
 // StartRequest tells a process actor to build in Mode and start its first run.
 type StartRequest struct {
@@ -215,6 +224,14 @@ type ProcessStatus struct {
 	Mode          config.Mode
 	Build         BuildStatus
 	Events        []Event
+	// Held: stopped by a stop request; it stays down until start or restart.
+	Held bool
+	// WaitingFor names the dependencies that are not ready (empty when none
+	// are missing or the process has none).
+	WaitingFor []string
+	// CrashLoop is the first error line of the crash loop the process is in,
+	// "" when it is in none.
+	CrashLoop string
 }
 
 // StatusRequest asks the supervisor for everything get_status shows.
@@ -236,6 +253,50 @@ type StopRequest struct{}
 
 // StopReply confirms StopRequest.
 type StopReply struct{}
+
+// StopProcessRequest stops one process (or All, dependants first) and
+// keeps it stopped: no crash restart, no mode-switch rebuild, until a
+// StartProcessRequest or RestartRequest. The reply is a StopProcessReply
+// once its runs have exited (for All, a BatchReply).
+type StopProcessRequest struct {
+	Process string
+}
+
+// StopProcessReply confirms a StopProcessRequest, or says why it failed.
+type StopProcessReply struct {
+	Process string
+	Err     error
+}
+
+// StartProcessRequest starts a stopped process (or All) from its last good
+// build, or builds it first when it has none; a process that runs already
+// is left alone. The reply is a RestartReply once the run is ready (for
+// All, a BatchReply).
+type StartProcessRequest struct {
+	Process string
+}
+
+// BatchReply answers a request for All: one RestartReply per process, in
+// the order the processes were handled (stops carry only Process and Err).
+type BatchReply struct {
+	Replies []RestartReply
+	Err     error
+}
+
+// ReloadRequest asks the supervisor to read the config file again and
+// apply it: added processes start, removed ones stop, changed ones restart
+// through the normal build and swap, others are left alone. An invalid file
+// changes nothing. The reply is a ReloadReply.
+type ReloadRequest struct{}
+
+// ReloadReply says what a reload changed, or Err (the file's error, with
+// file:line) when it changed nothing.
+type ReloadReply struct {
+	Added, Removed, Changed, Unchanged []string
+	// Notes list settings that changed but take effect only when bpm restarts.
+	Notes []string
+	Err   error
+}
 
 // KillRequest sends SIGKILL at once to every run and build group.
 type KillRequest struct{}

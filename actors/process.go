@@ -72,6 +72,17 @@ type Process struct {
 
 	stopping    bool
 	stopWaiters []*actor.PID
+
+	// Stopped by a client: no restart of any kind until start or restart.
+	held        bool
+	holdWaiters []*actor.PID
+	// Dependencies: whether all are ready (true without any), which are
+	// not, and whether a run is due once they are.
+	depsReady  bool
+	waitingFor []string
+	wantStart  bool
+
+	loop crashLoop
 }
 
 // NewProcess returns the actor for proc; builder and logs are its builder
@@ -80,6 +91,7 @@ func NewProcess(cfg *config.Config, proc *config.Process, clock Clock, builder, 
 	return &Process{
 		cfg: cfg, proc: proc, clock: clock, build: builder, logs: logs,
 		mode: config.Release, state: StateStopped, runs: map[int]*run{},
+		depsReady: len(proc.DependsOn) == 0, waitingFor: proc.DependsOn,
 	}
 }
 
@@ -112,6 +124,10 @@ func (p *Process) Receive(ctx actor.Context) {
 		p.mode = m.Mode
 		p.request(ctx, m.Mode, nil)
 	case RestartRequest:
+		if p.held {
+			p.held = false
+			p.event("start_requested", "by restart")
+		}
 		p.request(ctx, m.Mode, ctx.Sender())
 	case ReleaseRebuildRequest:
 		p.releaseRebuild(ctx)
@@ -135,6 +151,18 @@ func (p *Process) Receive(ctx actor.Context) {
 		ctx.Respond(p.status())
 	case StopRequest:
 		p.stop(ctx)
+	case StopProcessRequest:
+		p.holdStop(ctx)
+	case StartProcessRequest:
+		p.startHeld(ctx, ctx.Sender())
+	case depsChanged:
+		p.depsReadyNow(ctx, m)
+	case dependencyRestarted:
+		p.rerun(ctx, m)
+	case reconfigure:
+		p.reconfigure(ctx, m)
+	case loopSettled:
+		p.loopSettled(m)
 	case KillRequest:
 		p.kill(ctx)
 	}
@@ -183,11 +211,15 @@ func (p *Process) buildDone(ctx actor.Context, m BuildReply) {
 	}
 	p.buildRunning = false
 	p.buildStatus.Seconds = m.Seconds
-	if p.stopping {
+	if p.stopping || p.held {
 		p.buildStatus.State = "failed"
 		p.buildStatus.Error = "cancelled: bpm is shutting down"
+		if p.held {
+			p.buildStatus.Error = "cancelled: stopped by a stop request"
+		}
 		p.phase = phaseIdle
 		p.maybeStopped(ctx)
+		p.maybeHeld(ctx)
 		return
 	}
 	if m.Err != nil {
@@ -216,6 +248,16 @@ func (p *Process) buildDone(ctx actor.Context, m BuildReply) {
 	p.artifact, p.artMode, p.buildSeconds = m.Artifact, m.Mode, m.Seconds
 	p.phase = phaseSwapping
 	p.cancelRetry()
+	p.swapIn(ctx)
+}
+
+// swapIn brings up a run of the last good build in place of the serving
+// one, once the dependencies are ready: beside it on the shared socket,
+// after it has stopped, or at once when nothing serves.
+func (p *Process) swapIn(ctx actor.Context) {
+	if p.mustWait() {
+		return
+	}
 	switch {
 	case p.cur != nil && p.socket != nil:
 		// Hand-off: the new run starts on the shared socket beside the old.
@@ -326,6 +368,10 @@ func (p *Process) status() ProcessStatus {
 		Restarts: p.restarts, Crashes: p.crashes, LastExit: p.lastExit,
 		NextRestartAt: p.nextRestartAt, Mode: p.artMode, Build: p.buildStatus,
 		Events: append([]Event(nil), p.events...),
+		Held:   p.held, WaitingFor: append([]string(nil), p.waitingFor...), CrashLoop: p.loop.firstError,
+	}
+	if p.depsReady {
+		s.WaitingFor = nil
 	}
 	if p.cur != nil {
 		s.PID, s.StartedAt = p.cur.pid, p.cur.started

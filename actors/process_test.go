@@ -132,6 +132,7 @@ func TestReleaseBackoffCurveWithInjectedClock(t *testing.T) {
 	dir := testkit.NewProject(t, `
 release_crash_backoff_initial_seconds = 2
 release_crash_backoff_max_seconds = 7
+crash_loop_crashes = 100
 
 [process.app]
 type = "command"

@@ -19,7 +19,7 @@ func (p *Process) releaseRebuild(ctx actor.Context) {
 	if len(p.pending) > 0 && p.pendingMode == config.Dev {
 		devBuild = true
 	}
-	if !devBuild {
+	if !devBuild || p.held {
 		return
 	}
 	if p.cfg.BuildArgv(p.proc, config.Release) == nil && p.cfg.BuildArgv(p.proc, config.Dev) == nil {
@@ -35,7 +35,7 @@ func (p *Process) releaseRebuild(ctx actor.Context) {
 // a good build it runs that one after the crash wait; without one it builds
 // again after the mode's wait, the release backoff growing with each failure.
 func (p *Process) retryAfterFailedBuild() {
-	if p.stopping {
+	if p.stopping || p.held {
 		return
 	}
 	if p.built {
@@ -54,7 +54,7 @@ func (p *Process) retryAfterFailedBuild() {
 // scheduleRetry arms the wait before restarting after a crash: the dev wait
 // in dev mode, the growing backoff in release mode.
 func (p *Process) scheduleRetry(uptime time.Duration) {
-	if p.stopping {
+	if p.stopping || p.held {
 		p.state = StateStopped
 		return
 	}
@@ -70,6 +70,13 @@ func (p *Process) scheduleRetry(uptime time.Duration) {
 		p.state = StateBackoff
 	}
 	p.crashSeries++
+	if p.loop.active {
+		// A crash loop waits the longest backoff (dev mode keeps its wait).
+		if p.mode != config.Dev {
+			wait = p.cfg.BackoffMax
+		}
+		p.state = StateCrashLoop
+	}
 	p.armRetry(wait)
 	p.event("restart_scheduled", fmt.Sprintf("restart in %s (%s mode)", wait.Round(time.Millisecond), p.mode))
 }
@@ -96,7 +103,7 @@ func (p *Process) cancelRetry() {
 // but not during a swap, which starts a run of its own. Without a good build
 // it builds again, in bpm's mode.
 func (p *Process) retry(ctx actor.Context, m retryDue) {
-	if m.gen != p.retryGen || p.stopping || p.cur != nil || p.phase == phaseSwapping {
+	if m.gen != p.retryGen || p.stopping || p.held || p.cur != nil || p.phase == phaseSwapping {
 		return
 	}
 	p.nextRestartAt = time.Time{}

@@ -43,6 +43,9 @@ type stopDue struct{ id int }
 
 // startRun starts the command of the last good build as the serving run.
 func (p *Process) startRun(ctx actor.Context) {
+	if p.mustWait() {
+		return
+	}
 	r, err := p.launch(ctx)
 	if err != nil {
 		p.crashes++
@@ -146,6 +149,7 @@ func (p *Process) ready(ctx actor.Context, r *run) {
 	default:
 		return
 	}
+	p.watchLoopEnd(r)
 	p.swapDone(ctx, nil)
 }
 
@@ -220,6 +224,7 @@ func (p *Process) exited(ctx actor.Context, m runExited) {
 	delete(p.runs, m.id)
 	// During a shutdown, whichever run ends last answers the stop callers.
 	defer p.maybeStopped(ctx)
+	defer p.maybeHeld(ctx)
 	r.endWatch()
 	// Whatever the leader left behind in its group goes with it.
 	_ = signalGroup(r.pid, syscall.SIGKILL)
@@ -241,7 +246,7 @@ func (p *Process) exited(ctx actor.Context, m runExited) {
 		}
 		p.event(kind, p.lastExit)
 		switch {
-		case p.stopping:
+		case p.stopping || p.held:
 			p.state = StateStopped
 		case p.phase == phaseSwapping && wasCur:
 			p.startRun(ctx)
@@ -252,6 +257,9 @@ func (p *Process) exited(ctx actor.Context, m runExited) {
 	}
 	p.crashes++
 	p.event("crashed", p.lastExit)
+	if wasCur {
+		p.noteCrash(ctx, r)
+	}
 	if wasCur && p.phase == phaseSwapping && !r.ready {
 		p.failSwap(ctx, r, fmt.Errorf("restart %s: new run %s before it was ready", p.proc.Name, p.lastExit))
 	}

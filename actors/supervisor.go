@@ -43,6 +43,8 @@ type Supervisor struct {
 	// The latest status each process actor published: get_status is
 	// answered from these without asking every process.
 	statuses map[string]ProcessStatus
+	mode     config.Mode // bpm's mode, as last broadcast
+	deps     depsState
 }
 
 type procRefs struct {
@@ -60,7 +62,8 @@ func NewSupervisor(opts Options) *Supervisor {
 	if opts.Stderr == nil {
 		opts.Stderr = io.Discard
 	}
-	return &Supervisor{opts: opts, procs: map[string]procRefs{}, statuses: map[string]ProcessStatus{}}
+	return &Supervisor{opts: opts, procs: map[string]procRefs{}, statuses: map[string]ProcessStatus{},
+		mode: config.Release, deps: newDepsState()}
 }
 
 // Start binds every `listen` socket, then spawns the supervisor (which
@@ -126,19 +129,24 @@ func (s *Supervisor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		s.spawnAll(ctx)
 	case RestartRequest:
-		refs, err := s.lookup(m.Process)
-		if err != nil {
-			ctx.Respond(RestartReply{Process: m.Process, Err: err})
+		s.restart(ctx, m)
+	case StopProcessRequest:
+		if m.Process == All {
+			s.stopOrdered(ctx, func(string) any { return m }, stopWithin, s.batchReplier(ctx))
 			return
 		}
-		if m.Mode == "" || m.Mode == config.Dev {
-			m.Mode = config.Dev
-			ctx.Send(s.modeclock, SetDevRequest{})
-			s.broadcast(ctx, ModeChanged{Mode: config.Dev})
+		s.forward(ctx, m.Process, m, func(err error) any { return StopProcessReply{Process: m.Process, Err: err} })
+	case StartProcessRequest:
+		if m.Process == All {
+			s.fanOut(ctx, func(string) any { return m })
+			return
 		}
-		ctx.RequestWithCustomSender(refs.proc, m, ctx.Sender())
+		s.forward(ctx, m.Process, m, func(err error) any { return RestartReply{Process: m.Process, Err: err} })
+	case ReloadRequest:
+		s.reload(ctx)
 	case releaseSwitch:
 		slog.Info("no tool call for a while: switching to release mode", "after", s.opts.Config.DevTimeout)
+		s.mode = config.Release
 		s.broadcast(ctx, ModeChanged{Mode: config.Release})
 		s.broadcast(ctx, ReleaseRebuildRequest{})
 	case ActivityRequest:
@@ -153,7 +161,7 @@ func (s *Supervisor) Receive(ctx actor.Context) {
 		}
 		ctx.RequestWithCustomSender(refs.logs, m.SearchRequest, ctx.Sender())
 	case processUpdate:
-		s.statuses[m.status.Name] = m.status
+		s.updated(ctx, m.status)
 	case StatusRequest:
 		// The mode clock is asked, after any activity sent to it before;
 		// the processes' part is the supervisor's own copy.
@@ -183,27 +191,65 @@ func (s *Supervisor) spawnAll(ctx actor.Context) {
 		return NewModeClock(cfg.DevTimeout, s.opts.Clock)
 	}))
 	for _, p := range cfg.Processes {
-		logs := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
-			b := NewLogBuffer(p.Name, cfg.LogLines, cfg.LogRuns, newPassthrough(s.opts.Stdout), newPassthrough(s.opts.Stderr))
-			b.bytes = cfg.LogBytes
-			return b
-		}))
-		builder := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
-			b := NewBuilder(cfg, p, logs)
-			b.guard = s.guard
-			return b
-		}))
-		proc := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
-			proc := NewProcess(cfg, p, s.opts.Clock, builder, logs)
-			proc.guard = s.guard
-			if f := s.sockets[p.Name]; f != nil {
-				proc.socket, proc.launcher = f, s.opts.Launcher
-			}
-			return proc
-		}))
-		s.procs[p.Name] = procRefs{proc: proc, builder: builder, logs: logs}
-		ctx.Send(proc, StartRequest{Mode: config.Release})
+		s.spawnProcess(ctx, cfg, p)
 	}
+	s.sendGates(ctx)
+}
+
+// spawnProcess starts p's process, builder and logbuffer actors and asks
+// for its first build and run, in bpm's mode.
+func (s *Supervisor) spawnProcess(ctx actor.Context, cfg *config.Config, p *config.Process) {
+	logs := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
+		b := NewLogBuffer(p.Name, cfg.LogLines, cfg.LogRuns, newPassthrough(s.opts.Stdout), newPassthrough(s.opts.Stderr))
+		b.bytes = cfg.LogBytes
+		return b
+	}))
+	builder := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
+		b := NewBuilder(cfg, p, logs)
+		b.guard = s.guard
+		return b
+	}))
+	socket := s.sockets[p.Name]
+	proc := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
+		proc := NewProcess(cfg, p, s.opts.Clock, builder, logs)
+		proc.guard, proc.socket, proc.launcher = s.guard, socket, s.opts.Launcher
+		return proc
+	}))
+	s.procs[p.Name] = procRefs{proc: proc, builder: builder, logs: logs}
+	ctx.Send(proc, StartRequest{Mode: s.mode})
+}
+
+// restart forwards a restart to one process, or to every one; a restart
+// without a mode switches bpm to dev mode.
+func (s *Supervisor) restart(ctx actor.Context, m RestartRequest) {
+	if m.Process != All {
+		if _, err := s.lookup(m.Process); err != nil {
+			ctx.Respond(RestartReply{Process: m.Process, Err: err})
+			return
+		}
+	}
+	if m.Mode == "" || m.Mode == config.Dev {
+		m.Mode = config.Dev
+		s.mode = config.Dev
+		ctx.Send(s.modeclock, SetDevRequest{})
+		s.broadcast(ctx, ModeChanged{Mode: config.Dev})
+	}
+	if m.Process == All {
+		s.fanOut(ctx, func(string) any { return m })
+		return
+	}
+	ctx.RequestWithCustomSender(s.procs[m.Process].proc, m, ctx.Sender())
+}
+
+// forward sends m to the process actor of name, which answers the caller;
+// an unknown name is answered at once with failed(err).
+func (s *Supervisor) forward(ctx actor.Context, name string, m any, failed func(error) any) {
+	refs, err := s.lookup(name)
+	if err != nil {
+		ctx.Respond(failed(err))
+		return
+	}
+	ctx.RequestWithCustomSender(refs.proc, m, ctx.Sender())
 }
 
 // lookup resolves a process name; empty means the only configured process.
@@ -247,36 +293,41 @@ func (s *Supervisor) status() StatusReply {
 // SIGKILL, the exit report and the drain of its pipes.
 const stopMargin = 30 * time.Second
 
+// stopWithin is how long a stop of p may take.
+func stopWithin(p *config.Process) time.Duration { return p.StopTimeout + stopMargin }
+
 // ShutdownTimeout is how long a clean shutdown of cfg's processes may take:
-// they stop at the same time, each within its stop timeout plus stopMargin,
-// and then their last lines are flushed.
+// each stops within its stop timeout once its dependants have stopped, so
+// the longest chain of stop timeouts, plus stopMargin, and then their last
+// lines are flushed.
 func ShutdownTimeout(cfg *config.Config) time.Duration {
+	chain := map[string]time.Duration{} // a process's stop timeout plus its dependants' longest chain
 	var longest time.Duration
-	for _, p := range cfg.Processes {
-		longest = max(longest, p.StopTimeout)
+	order := cfg.StartOrder()
+	for i := len(order) - 1; i >= 0; i-- {
+		p := cfg.Process(order[i])
+		var after time.Duration
+		for _, d := range cfg.Dependants(p.Name) {
+			after = max(after, chain[d])
+		}
+		chain[p.Name] = after + p.StopTimeout
+		longest = max(longest, chain[p.Name])
 	}
 	return longest + stopMargin + 2*flushTimeout + 5*time.Second
 }
 
-// stopAll stops every process, last configured first, and replies when all
-// have stopped.
+// stopAll stops every process for good, dependants before their
+// dependencies, and replies when all have stopped.
 func (s *Supervisor) stopAll(ctx actor.Context) {
 	root, caller, guard := ctx.ActorSystem().Root, ctx.Sender(), s.guard
-	names := s.opts.Config.Names()
 	var logs []*actor.PID
-	for _, name := range names {
+	for _, name := range s.opts.Config.Names() {
 		logs = append(logs, s.procs[name].logs)
 	}
-	var futures []*actor.Future
-	for i := len(names) - 1; i >= 0; i-- {
-		p := s.opts.Config.Process(names[i])
-		timeout := p.StopTimeout + stopMargin
-		futures = append(futures, root.RequestFuture(s.procs[names[i]].proc, StopRequest{}, timeout))
-	}
-	go func() {
-		for _, f := range futures {
-			if _, err := f.Result(); err != nil {
-				slog.Warn("stopping a process", "err", err)
+	s.stopOrdered(ctx, func(string) any { return StopRequest{} }, stopWithin, func(results []stopResult) {
+		for _, r := range results {
+			if r.err != nil {
+				slog.Warn("stopping a process", "process", r.name, "err", r.err)
 			}
 		}
 		// Every process has stopped for good; the guard kills what a
@@ -293,5 +344,5 @@ func (s *Supervisor) stopAll(ctx actor.Context) {
 		if caller != nil {
 			root.Send(caller, StopReply{})
 		}
-	}()
+	})
 }

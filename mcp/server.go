@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -64,11 +65,20 @@ type server struct {
 	timeout    time.Duration
 	settleFor  time.Duration // Options.RestartSettle
 	sessions   *sessionTable // keeps what each session was alerted of
-	// The configured processes, fixed for a bpm run: their names (the
-	// enum of every process parameter) and which ones have a build step.
+	// The configured processes: their names (the enum of every process
+	// parameter) and which ones have a build step; replaced after a reload.
+	known atomic.Pointer[processSet]
+	sdk   *sdk.Server
+}
+
+// processSet is what the tools know of the configured processes.
+type processSet struct {
 	names    []string
 	hasBuild map[string]bool
 }
+
+// set returns the processes as last learned.
+func (s *server) set() *processSet { return s.known.Load() }
 
 // NewHandler returns the handler serving the MCP endpoint at /mcp (and
 // 404 elsewhere). Requests with a non-localhost Origin get 403; with a token
@@ -100,10 +110,8 @@ func NewHandler(root *actor.RootContext, supervisor *actor.PID, opts Options) *H
 		Title:   "bpm: Background Process Manager",
 		Version: opts.Version,
 	}, &sdk.ServerOptions{Instructions: instructions})
-	s.addSearchTools(srv)
-	s.addRestartTool(srv)
-	s.addStatusTool(srv)
-	s.addWaitTool(srv)
+	s.sdk = srv
+	s.addTools()
 	srv.AddReceivingMiddleware(sessions.middleware, checkLogLevel, markCancelled)
 
 	mux := http.NewServeMux()
@@ -112,24 +120,37 @@ func NewHandler(root *actor.RootContext, supervisor *actor.PID, opts Options) *H
 	return &Handler{Handler: bodyDeadline(opts.BodyTimeout, guard(opts.Token, dropCancelled(mux))), sdk: srv, sessions: sessions}
 }
 
+// addTools registers every tool, with the process names as last learned;
+// after a reload that added or removed processes they are registered again,
+// and clients are told the list changed.
+func (s *server) addTools() {
+	s.addSearchTools(s.sdk)
+	s.addRestartTool(s.sdk)
+	s.addStatusTool(s.sdk)
+	s.addWaitTool(s.sdk)
+	s.addLifecycleTools(s.sdk)
+}
+
 const instructions = `bpm keeps this project's processes built and running.
 get_status shows every process, its state, recent events, and the last stderr lines of one that crashed.
 search_logs and search_build_log grep a run's or a build's output (newest 100 lines by default; RE2 pattern, context, head/tail, stream, since, index -1 newest, -2 previous).
 restart rebuilds a process in dev mode while the old run keeps serving, swaps, and watches the new run for a few seconds; a failed build returns the compiler errors and keeps the old run. With wait false it returns at once; follow it with wait_for.
 wait_for waits for a state or a new matching line.
+stop keeps a process down (no crash restart) until start or restart; start brings it back; both and restart take "all" (dependency order). reload_config applies an edited .mcp-run.
 A result begins with [alert] lines when something happened since your previous call that it does not report (a crash, a failed build).`
 
 // learnProcesses asks the supervisor which processes are configured. Without
 // an answer the tools still work; their schemas just list no names.
 func (s *server) learnProcesses() {
-	s.hasBuild = map[string]bool{}
+	set := &processSet{hasBuild: map[string]bool{}}
+	defer s.known.Store(set)
 	st, err := actors.Ask[actors.StatusReply](s.root, s.supervisor, actors.StatusRequest{}, s.timeout)
 	if err != nil {
 		return
 	}
 	for _, p := range st.Processes {
-		s.names = append(s.names, p.Name)
-		s.hasBuild[p.Name] = p.HasBuild
+		set.names = append(set.names, p.Name)
+		set.hasBuild[p.Name] = p.HasBuild
 	}
 }
 

@@ -111,7 +111,7 @@ func (s *server) runLines(ctx context.Context, name string, q actors.SearchReque
 // way to the process actor, whose build and swap go on without the caller.
 func (s *server) restartBegun(ctx context.Context, in restartInput, began time.Time) (string, RestartOutput, error) {
 	name := s.resolve(in.Process)
-	if _, ok := s.hasBuild[name]; !ok {
+	if _, ok := s.set().hasBuild[name]; !ok {
 		// Let the supervisor say what is valid.
 		r, err := ask[actors.SearchReply](ctx, s, actors.LogSearchRequest{Process: in.Process}, s.timeout)
 		if err == nil {
@@ -122,7 +122,7 @@ func (s *server) restartBegun(ctx context.Context, in restartInput, began time.T
 	s.buildBegun(ctx, name, began)
 	out := RestartOutput{Process: name, Mode: "dev", Pending: true}
 	what := "its dev build runs now while the old run keeps serving"
-	if !s.hasBuild[name] {
+	if !s.set().hasBuild[name] {
 		what = "it is being restarted in dev mode"
 	}
 	text := fmt.Sprintf("restart of %s begun: %s. The result comes later: wait_for {\"process\": %q, \"state\": \"running\"} or get_status shows how it went.", name, what, name)

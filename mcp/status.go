@@ -31,7 +31,7 @@ type StatusOutput struct {
 type ProcessStatus struct {
 	Name          string      `json:"name"`
 	Type          string      `json:"type" jsonschema:"rust, npm, go or command"`
-	State         string      `json:"state" jsonschema:"building, starting, running, stopping, stopped, backoff, crashed or build_failed"`
+	State         string      `json:"state" jsonschema:"building, starting, running, stopping, stopped, backoff, crashed, build_failed, waiting (for a dependency) or crash_loop"`
 	PID           int         `json:"pid" jsonschema:"pid of the current run; 0 without one"`
 	UptimeSeconds float64     `json:"uptime_seconds"`
 	Restarts      int         `json:"restarts"`
@@ -41,6 +41,9 @@ type ProcessStatus struct {
 	Build         BuildStatus `json:"build"`
 	Events        []Event     `json:"events" jsonschema:"the latest events, oldest first"`
 	LastStderr    []string    `json:"last_stderr,omitempty" jsonschema:"when crashed, in backoff or its build failed: the last stderr lines of that run or build"`
+	Held          bool        `json:"held,omitempty" jsonschema:"true when stopped by the stop tool: it stays down until start or restart"`
+	WaitingFor    []string    `json:"waiting_for,omitempty" jsonschema:"dependencies that are not ready"`
+	CrashLoop     string      `json:"crash_loop,omitempty" jsonschema:"in a crash loop: its first error line"`
 }
 
 // BuildStatus is a process's latest build.
@@ -101,6 +104,7 @@ func statusResult(st actors.StatusReply, now time.Time) StatusOutput {
 				Seconds: roundMilli(p.Build.Seconds), Error: p.Build.Error,
 			},
 			Events: []Event{},
+			Held:   p.Held, WaitingFor: p.WaitingFor, CrashLoop: p.CrashLoop,
 		}
 		if !p.HasBuild {
 			ps.Build = BuildStatus{State: "none"}
@@ -152,6 +156,15 @@ func processNotes(b *strings.Builder, p ProcessStatus) {
 	for _, e := range p.Events[max(0, len(p.Events)-textEvents):] {
 		fmt.Fprintf(b, "  %s %s: %s\n", e.Time.Format(clockLayout), e.Kind, e.Message)
 	}
+	if p.Held {
+		b.WriteString("  stopped by request: it stays down until start or restart\n")
+	}
+	if len(p.WaitingFor) > 0 {
+		fmt.Fprintf(b, "  waiting for %s to be ready\n", strings.Join(p.WaitingFor, ", "))
+	}
+	if p.CrashLoop != "" {
+		fmt.Fprintf(b, "  crash loop; first error: %s\n", p.CrashLoop)
+	}
 	if p.NextRestartAt != nil {
 		fmt.Fprintf(b, "  bpm starts it again at %s\n", p.NextRestartAt.Format(time.RFC3339))
 	}
@@ -176,7 +189,7 @@ func (s *server) lastStderr(ctx context.Context, p ProcessStatus) []string {
 	switch {
 	case p.State == actors.StateBuildFailed:
 		kind = actors.KindBuild
-	case p.State == actors.StateCrashed || p.State == actors.StateBackoff:
+	case p.State == actors.StateCrashed || p.State == actors.StateBackoff || p.State == actors.StateCrashLoop:
 	default:
 		return nil
 	}

@@ -10,8 +10,8 @@ import (
 
 // resolve names the process a call is about: name, or the only one.
 func (s *server) resolve(name string) string {
-	if name == "" && len(s.names) == 1 {
-		return s.names[0]
+	if name == "" && len(s.set().names) == 1 {
+		return s.set().names[0]
 	}
 	return name
 }
@@ -19,7 +19,7 @@ func (s *server) resolve(name string) string {
 // noBuildStep is the error of search_build_log for a process that is never
 // built, or nil when it has a build.
 func (s *server) noBuildStep(name string) error {
-	has, known := s.hasBuild[name]
+	has, known := s.set().hasBuild[name]
 	if !known || has {
 		return nil
 	}
@@ -54,7 +54,7 @@ func (s *server) noRunsYet(ctx context.Context, name string, err error) error {
 
 // restartText is the text of a restart that swapped to a new run.
 func (s *server) restartText(r actors.RestartReply) string {
-	if !s.hasBuild[r.Process] {
+	if !s.set().hasBuild[r.Process] {
 		return fmt.Sprintf("restarted %s: pid %d serves now (no build step)", r.Process, r.PID)
 	}
 	return fmt.Sprintf("restarted %s: pid %d serves now (%s build in %.1fs)", r.Process, r.PID, r.Mode, r.BuildSeconds)

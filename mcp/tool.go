@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/jsonschema-go/jsonschema"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"bpm/actors"
 )
 
 // toolFunc is a tool's handler: the decoded arguments in, the text and the
@@ -27,6 +29,7 @@ type params struct {
 	names  []string
 	ranges map[string]intRange
 	enums  map[string][]string // from `enum:"a,b"` tags
+	all    bool                // the process parameter also takes "all" (`all:"true"`)
 }
 
 // addTool registers t with an input schema derived from In in which every
@@ -34,7 +37,7 @@ type params struct {
 // and `process` lists the configured names. The arguments are decoded here,
 // so bad input gets a message naming the parameter and what is valid.
 func addTool[In, Out any](s *server, srv *sdk.Server, t *sdk.Tool, h toolFunc[In, Out]) {
-	in, ps := inputSchema[In](s.names)
+	in, ps := inputSchema[In](s.set().names)
 	out, err := jsonschema.For[Out](outputSchemaOptions)
 	if err != nil {
 		panic(fmt.Sprintf("tool %s: output schema: %v", t.Name, err))
@@ -106,6 +109,9 @@ func inputSchema[In any](names []string) (*jsonschema.Schema, params) {
 			for _, n := range names {
 				prop.Enum = append(prop.Enum, n)
 			}
+			if ps.all {
+				prop.Enum = append(prop.Enum, actors.All)
+			}
 		}
 	}
 	return schema, ps
@@ -120,6 +126,9 @@ func paramsOf(t reflect.Type) params {
 			continue
 		}
 		ps.names = append(ps.names, name)
+		if name == "process" && f.Tag.Get("all") == "true" {
+			ps.all = true
+		}
 		if tag, ok := f.Tag.Lookup("enum"); ok {
 			ps.enums[name] = strings.Split(tag, ",")
 		}

@@ -20,11 +20,11 @@ const waitLines = 10
 
 // states are the values of wait_for's state, as get_status reports them.
 var states = []string{actors.StateBuilding, actors.StateStarting, actors.StateRunning, actors.StateStopping,
-	actors.StateStopped, actors.StateBackoff, actors.StateCrashed, actors.StateBuildFailed}
+	actors.StateStopped, actors.StateBackoff, actors.StateCrashed, actors.StateBuildFailed, actors.StateWaiting, actors.StateCrashLoop}
 
 type waitInput struct {
 	Process        string `json:"process,omitempty" jsonschema:"name of the process; may be omitted when only one is configured"`
-	State          string `json:"state,omitempty" enum:"building,starting,running,stopping,stopped,backoff,crashed,build_failed" jsonschema:"wait until the process is in this state"`
+	State          string `json:"state,omitempty" enum:"building,starting,running,stopping,stopped,backoff,crashed,build_failed,waiting,crash_loop" jsonschema:"wait until the process is in this state"`
 	Pattern        string `json:"pattern,omitempty" jsonschema:"wait until a line written after the call matches this RE2 expression ((?i) for case-insensitive)"`
 	TimeoutSeconds int    `json:"timeout_seconds,omitempty" range:"1,600" jsonschema:"give up after this many seconds (1 to 600, default 30)"`
 }
@@ -116,7 +116,7 @@ func (w *waiter) check(ctx context.Context) (WaitOutput, bool, error) {
 		if err == nil {
 			err = r.Err
 		}
-		return WaitOutput{}, false, cmpErr(err, fmt.Errorf("unknown process %q; known: %s", w.in.Process, strings.Join(w.s.names, ", ")))
+		return WaitOutput{}, false, cmpErr(err, fmt.Errorf("unknown process %q; known: %s", w.in.Process, strings.Join(w.s.set().names, ", ")))
 	}
 	p := st.Processes[i]
 	out := WaitOutput{Process: p.Name, State: p.State, PID: p.PID, Waited: seconds(time.Since(w.began))}

@@ -31,6 +31,7 @@ func main() {
 	if v, ok := os.LookupEnv("FIXTURE_ECHO"); ok {
 		fmt.Printf("echo=%s\n", v)
 	}
+	requireTCP()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()

@@ -1,0 +1,92 @@
+package actors
+
+import (
+	"slices"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// depsState is what the supervisor knows about dependencies: the gate it
+// last told each process, and the pid each process last ran ready with.
+type depsState struct {
+	sent      map[string]depsChanged
+	readyPIDs map[string]int
+}
+
+func newDepsState() depsState {
+	return depsState{sent: map[string]depsChanged{}, readyPIDs: map[string]int{}}
+}
+
+// isReady reports whether a process counts as ready for its dependants: it
+// runs and its run passed its ready check.
+func isReady(st ProcessStatus) bool { return st.State == StateRunning }
+
+// updated records a process's new status; when its readiness changed, its
+// dependants learn whether they may start, and when it is ready again with
+// a new run, those with restart_with_dependencies restart.
+func (s *Supervisor) updated(ctx actor.Context, st ProcessStatus) {
+	if _, ok := s.procs[st.Name]; !ok {
+		return // removed by a reload; its last updates are stale
+	}
+	old := s.statuses[st.Name]
+	s.statuses[st.Name] = st
+	if isReady(old) == isReady(st) && old.PID == st.PID {
+		return
+	}
+	dependants := s.opts.Config.Dependants(st.Name)
+	for _, d := range dependants {
+		s.sendGate(ctx, d)
+	}
+	if !isReady(st) {
+		return
+	}
+	prev := s.deps.readyPIDs[st.Name]
+	s.deps.readyPIDs[st.Name] = st.PID
+	if prev == 0 || prev == st.PID {
+		return
+	}
+	for _, d := range dependants {
+		if p := s.opts.Config.Process(d); p != nil && p.RestartWithDeps {
+			ctx.Send(s.procs[d].proc, dependencyRestarted{name: st.Name, pid: st.PID})
+		}
+	}
+}
+
+// gate is whether name's dependencies are all ready, and which are not.
+func (s *Supervisor) gate(name string) depsChanged {
+	g := depsChanged{ready: true}
+	p := s.opts.Config.Process(name)
+	if p == nil {
+		return g
+	}
+	for _, d := range p.DependsOn {
+		if !isReady(s.statuses[d]) {
+			g.ready = false
+			g.missing = append(g.missing, d)
+		}
+	}
+	return g
+}
+
+// sendGate tells name its gate, unless it knows it already.
+func (s *Supervisor) sendGate(ctx actor.Context, name string) {
+	refs, ok := s.procs[name]
+	if !ok {
+		return
+	}
+	g := s.gate(name)
+	if last, ok := s.deps.sent[name]; ok && last.ready == g.ready && slices.Equal(last.missing, g.missing) {
+		return
+	}
+	s.deps.sent[name] = g
+	ctx.Send(refs.proc, g)
+}
+
+// sendGates tells every process with dependencies its gate.
+func (s *Supervisor) sendGates(ctx actor.Context) {
+	for _, p := range s.opts.Config.Processes {
+		if len(p.DependsOn) > 0 || s.deps.sent[p.Name].missing != nil {
+			s.sendGate(ctx, p.Name)
+		}
+	}
+}

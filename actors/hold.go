@@ -1,0 +1,190 @@
+package actors
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"bpm/config"
+)
+
+// depsChanged tells a process actor whether its dependencies are all ready;
+// missing names those that are not. The supervisor sends it whenever that
+// changes.
+type depsChanged struct {
+	ready   bool
+	missing []string
+}
+
+// dependencyRestarted tells a process with restart_with_dependencies that a
+// dependency is ready again with a new run.
+type dependencyRestarted struct {
+	name string
+	pid  int
+}
+
+// reconfigure gives a process actor its new configuration after a reload;
+// rebuild asks for a build and swap (its table changed), with socket as its
+// `listen` socket from then on (nil: none).
+type reconfigure struct {
+	cfg     *config.Config
+	proc    *config.Process
+	rebuild bool
+	socket  *os.File
+}
+
+// holdStop stops the process at a client's request and keeps it down: no
+// crash restart, no dependency restart, no mode-switch rebuild, until start
+// or restart. A build under way is cancelled; restart callers waiting for
+// it get an error.
+func (p *Process) holdStop(ctx actor.Context) {
+	if p.stopping {
+		p.answer(ctx, ctx.Sender(), StopProcessReply{Process: p.proc.Name, Err: fmt.Errorf("stop %s: bpm is shutting down", p.proc.Name)})
+		return
+	}
+	if !p.held {
+		p.event("stop_requested", "stays stopped until start or restart")
+	}
+	p.held, p.wantStart = true, false
+	p.cancelRetry()
+	p.endCrashLoop("")
+	err := fmt.Errorf("restart %s: stopped by a stop request", p.proc.Name)
+	p.failWaiters(ctx, err)
+	for _, w := range p.pending {
+		p.reply(ctx, w, err)
+	}
+	p.pending = nil
+	if p.buildRunning {
+		ctx.Send(p.build, CancelBuildRequest{})
+	}
+	if p.phase == phaseSwapping {
+		p.phase = phaseIdle
+	}
+	if ctx.Sender() != nil {
+		p.holdWaiters = append(p.holdWaiters, ctx.Sender())
+	}
+	for _, r := range p.runs {
+		p.stopRun(ctx, r, "stopped by request")
+	}
+	p.maybeHeld(ctx)
+}
+
+// maybeHeld answers the stop callers once no run or build of a held
+// process is left.
+func (p *Process) maybeHeld(ctx actor.Context) {
+	if !p.held || len(p.runs) > 0 || p.buildRunning {
+		return
+	}
+	p.state = StateStopped
+	for _, w := range p.holdWaiters {
+		p.answer(ctx, w, StopProcessReply{Process: p.proc.Name})
+	}
+	p.holdWaiters = nil
+}
+
+// startHeld starts the process again after a stop, or after a crash whose
+// restart has not come yet; the caller gets a RestartReply once the run is
+// ready. A process that runs or is being brought up already is left alone.
+func (p *Process) startHeld(ctx actor.Context, caller *actor.PID) {
+	if p.stopping {
+		p.reply(ctx, caller, fmt.Errorf("start %s: bpm is shutting down", p.proc.Name))
+		return
+	}
+	if p.held {
+		p.event("start_requested", "")
+		for _, w := range p.holdWaiters {
+			p.answer(ctx, w, StopProcessReply{Process: p.proc.Name, Err: fmt.Errorf("stop %s: a start came before its runs had stopped", p.proc.Name)})
+		}
+		p.holdWaiters = nil
+	}
+	p.held = false
+	switch {
+	case p.phase != phaseIdle:
+		// A build or swap is under way: its result is the caller's.
+		p.waiting = append(p.waiting, caller)
+		return
+	case p.cur != nil && p.cur.ready && !p.cur.stopping:
+		p.answer(ctx, caller, RestartReply{Process: p.proc.Name, PID: p.cur.pid, Mode: p.artMode})
+		return
+	}
+	p.cancelRetry()
+	p.waiting = []*actor.PID{caller}
+	if !p.built {
+		p.startBuild(ctx, p.mode)
+		return
+	}
+	p.phase = phaseSwapping
+	p.swapIn(ctx)
+}
+
+// depsReadyNow records the dependencies' readiness and, when they all are
+// ready, starts the run that was waiting for them.
+func (p *Process) depsReadyNow(ctx actor.Context, m depsChanged) {
+	p.depsReady, p.waitingFor = m.ready, m.missing
+	if !m.ready || !p.wantStart {
+		return
+	}
+	p.wantStart = false
+	if p.held || p.stopping {
+		return
+	}
+	p.event("dependencies_ready", strings.Join(p.proc.DependsOn, ", "))
+	if p.phase == phaseSwapping {
+		p.swapIn(ctx)
+		return
+	}
+	if p.cur == nil {
+		p.startRun(ctx)
+	}
+}
+
+// mustWait reports whether a run may not start now because a dependency is
+// not ready; it then marks the start as due once they are.
+func (p *Process) mustWait() bool {
+	if p.depsReady {
+		return false
+	}
+	if !p.wantStart {
+		p.event("waiting", "for "+strings.Join(p.waitingFor, ", "))
+	}
+	p.wantStart = true
+	if p.cur == nil {
+		p.state = StateWaiting
+	}
+	return true
+}
+
+// rerun replaces the serving run by a new run of the same build, after a
+// dependency came back with a new run (restart_with_dependencies).
+func (p *Process) rerun(ctx actor.Context, m dependencyRestarted) {
+	if p.held || p.stopping || p.cur == nil || p.phase != phaseIdle || !p.built {
+		return
+	}
+	p.event("dependency_restarted", fmt.Sprintf("%s runs again as pid %d: restarting", m.name, m.pid))
+	p.waiting = nil
+	p.phase = phaseSwapping
+	p.swapIn(ctx)
+}
+
+// reconfigure takes a reloaded table; a changed one is rebuilt and swapped
+// in as a restart would, unless the process is stopped by request.
+func (p *Process) reconfigure(ctx actor.Context, m reconfigure) {
+	p.cfg, p.proc = m.cfg, m.proc
+	if m.socket != p.socket {
+		// Runs keep their own copy of the old socket; bpm's goes.
+		if p.socket != nil {
+			p.socket.Close()
+		}
+		p.socket = m.socket
+	}
+	if len(p.proc.DependsOn) == 0 {
+		p.depsReady, p.waitingFor = true, nil
+	}
+	if !m.rebuild || p.held || p.stopping {
+		return
+	}
+	p.event("config_changed", "rebuilding and restarting with the reloaded table")
+	p.request(ctx, p.mode, nil)
+}

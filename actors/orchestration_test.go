@@ -1,0 +1,267 @@
+package actors
+
+import (
+	"fmt"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"bpm/testkit"
+)
+
+// eventTime returns when the last event of kind whose message contains text
+// happened, or the zero time.
+func eventTime(st ProcessStatus, kind string) time.Time {
+	for i := len(st.Events) - 1; i >= 0; i-- {
+		if st.Events[i].Kind == kind {
+			return st.Events[i].Time
+		}
+	}
+	return time.Time{}
+}
+
+// stays fails unless cond holds at every look for d.
+func stays(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if !cond() {
+			t.Fatalf("%s stopped holding", what)
+		}
+		time.Sleep(50 * time.Millisecond) // a polling interval, not a wait for a state
+	}
+}
+
+// dependencyProject: db serves on port only 1.5 s after each start; app
+// exits at once when db does not accept (FIXTURE_REQUIRE_TCP), follows db's
+// restarts; side needs db too but does not follow them.
+func dependencyProject(t *testing.T) (dir string, port int) {
+	bin := buildGoapp(t)
+	port = testkit.FreePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	dir = testkit.NewProject(t, fmt.Sprintf(`
+release_crash_backoff_initial_seconds = 0.05
+release_crash_backoff_max_seconds = 0.2
+
+[process.app]
+type = "command"
+command = [%[1]q]
+depends_on = ["db"]
+restart_with_dependencies = true
+env = { FIXTURE_REQUIRE_TCP = %[2]q }
+
+[process.side]
+type = "command"
+command = [%[1]q]
+depends_on = ["db"]
+env = { FIXTURE_REQUIRE_TCP = %[2]q }
+
+[process.db]
+type = "command"
+command = [%[1]q]
+env = { FIXTURE_LISTEN = %[2]q, FIXTURE_ACCEPT_AFTER_MS = "1500" }
+ready = { tcp = %[2]q, timeout_seconds = 20 }
+`, bin, addr))
+	return dir, port
+}
+
+func TestDependantNeverStartsBeforeItsDependencyIsReady(t *testing.T) {
+	dir, _ := dependencyProject(t)
+	h := startHarness(t, dir, nil)
+
+	testkit.WaitFor(t, 10*time.Second, "app waiting for db", func() bool {
+		st := h.proc("app")
+		return st.State == StateWaiting && slices.Equal(st.WaitingFor, []string{"db"})
+	})
+	db := h.waitState("db", StateRunning, 20*time.Second)
+	app := h.waitState("app", StateRunning, 20*time.Second)
+	side := h.waitState("side", StateRunning, 20*time.Second)
+	if app.Crashes != 0 || side.Crashes != 0 {
+		t.Fatalf("dependants crashed on start: app %d, side %d; app events %v", app.Crashes, side.Crashes, eventKinds(app))
+	}
+	if started, ready := eventTime(app, "started"), eventTime(db, "ready"); started.Before(ready) {
+		t.Errorf("app started at %v, before db was ready at %v", started, ready)
+	}
+	if len(app.WaitingFor) != 0 {
+		t.Errorf("app still waiting for %v while running", app.WaitingFor)
+	}
+
+	// db restarts without a hand-off: it is down, then not accepting for
+	// 1.5 s. app follows it (restart_with_dependencies) and never crashes;
+	// side keeps its run.
+	r := h.restart("db")
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	testkit.WaitFor(t, 20*time.Second, "app restarted after db's new run", func() bool {
+		st := h.proc("app")
+		return st.State == StateRunning && st.PID != app.PID
+	})
+	app2, db2 := h.proc("app"), h.proc("db")
+	if app2.Crashes != 0 {
+		t.Errorf("app crashed %d times across db's restart; events %v", app2.Crashes, eventKinds(app2))
+	}
+	if started, ready := eventTime(app2, "started"), eventTime(db2, "ready"); started.Before(ready) {
+		t.Errorf("app's new run started at %v, before db's new run was ready at %v", started, ready)
+	}
+	if st := h.proc("side"); st.PID != side.PID || st.Crashes != 0 {
+		t.Errorf("side (without restart_with_dependencies): pid %d → %d, crashes %d; want its run kept", side.PID, st.PID, st.Crashes)
+	}
+}
+
+func TestDependantCrashWaitsForItsDependency(t *testing.T) {
+	dir, _ := dependencyProject(t)
+	h := startHarness(t, dir, nil)
+	h.waitState("app", StateRunning, 30*time.Second)
+	side := h.waitState("side", StateRunning, 30*time.Second)
+
+	// db is stopped and stays down: side, killed, is not started again
+	// (it would exit at once) until db is started and ready.
+	if _, err := Ask[StopProcessReply](h.system.Root, h.sup, StopProcessRequest{Process: "db"}, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(side.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	h.waitState("side", StateWaiting, 10*time.Second)
+	stays(t, time.Second, "side waiting", func() bool { return h.proc("side").State == StateWaiting })
+	if r, err := Ask[RestartReply](h.system.Root, h.sup, StartProcessRequest{Process: "db"}, 30*time.Second); err != nil || r.Err != nil {
+		t.Fatalf("start db: %v %v", err, r.Err)
+	}
+	st := h.waitState("side", StateRunning, 20*time.Second)
+	if st.Crashes != 1 {
+		t.Errorf("side crashes = %d, want 1 (the kill); events %v", st.Crashes, eventKinds(st))
+	}
+}
+
+func TestStopKeepsAProcessDownThroughCrashRestarts(t *testing.T) {
+	dir := testkit.NewProject(t, `
+release_crash_backoff_initial_seconds = 0.1
+release_crash_backoff_max_seconds = 0.1
+
+[process.app]
+type = "command"
+command = ["sh", "-c", "echo up; sleep 1.2; exit 3"]
+`)
+	h := startHarness(t, dir, nil)
+	testkit.WaitFor(t, 10*time.Second, "a crash", func() bool { return h.proc("app").Crashes >= 1 })
+
+	r, err := Ask[StopProcessReply](h.system.Root, h.sup, StopProcessRequest{Process: "app"}, 30*time.Second)
+	if err != nil || r.Err != nil {
+		t.Fatalf("stop: %v %v", err, r.Err)
+	}
+	st := h.proc("app")
+	if st.State != StateStopped || !st.Held || st.PID != 0 {
+		t.Fatalf("after stop: state %s held %v pid %d", st.State, st.Held, st.PID)
+	}
+	crashes := st.Crashes
+	// Several crash waits go by: nothing starts.
+	stays(t, 1500*time.Millisecond, "app stopped", func() bool {
+		st := h.proc("app")
+		return st.State == StateStopped && st.PID == 0 && st.Crashes == crashes && st.NextRestartAt.IsZero()
+	})
+
+	start, err := Ask[RestartReply](h.system.Root, h.sup, StartProcessRequest{Process: "app"}, 30*time.Second)
+	if err != nil || start.Err != nil || start.PID == 0 {
+		t.Fatalf("start: %+v %v", start, err)
+	}
+	if st := h.proc("app"); st.Held {
+		t.Errorf("still held after start")
+	}
+	// Started again, it crashes and is restarted as before.
+	testkit.WaitFor(t, 10*time.Second, "crash restarts again", func() bool { return h.proc("app").Crashes >= crashes+2 })
+}
+
+func TestStopDuringABuildCancelsItAndRestartUndoesTheStop(t *testing.T) {
+	dir := testkit.NewProject(t, `
+[process.app]
+type = "command"
+build = ["sleep", "30"]
+command = ["sleep", "1000"]
+`)
+	h := startHarness(t, dir, nil)
+	h.waitState("app", StateBuilding, 10*time.Second)
+	r, err := Ask[StopProcessReply](h.system.Root, h.sup, StopProcessRequest{Process: "app"}, 20*time.Second)
+	if err != nil || r.Err != nil {
+		t.Fatalf("stop: %v %v", err, r.Err)
+	}
+	if st := h.proc("app"); st.State != StateStopped || st.Build.State != "failed" {
+		t.Fatalf("after stop during a build: state %s build %+v", st.State, st.Build)
+	}
+}
+
+func TestAllStopsDependantsFirstAndStartsInDependencyOrder(t *testing.T) {
+	dir, _ := dependencyProject(t)
+	h := startHarness(t, dir, nil)
+	h.waitState("app", StateRunning, 30*time.Second)
+	h.waitState("side", StateRunning, 30*time.Second)
+
+	stop, err := Ask[BatchReply](h.system.Root, h.sup, StopProcessRequest{Process: All}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, r := range stop.Replies {
+		if r.Err != nil {
+			t.Errorf("stop %s: %v", r.Process, r.Err)
+		}
+		order = append(order, r.Process)
+	}
+	if len(order) != 3 || order[2] != "db" {
+		t.Errorf("stop order %v, want db last", order)
+	}
+	db := h.proc("db")
+	for _, name := range []string{"app", "side"} {
+		st := h.proc(name)
+		if !st.Held || st.State != StateStopped {
+			t.Errorf("%s: state %s held %v", name, st.State, st.Held)
+		}
+		if stopped, stopping := eventTime(st, "stopped"), eventTime(db, "stopping"); stopping.Before(stopped) {
+			t.Errorf("db began stopping at %v, before %s had stopped at %v", stopping, name, stopped)
+		}
+	}
+
+	start, err := Ask[BatchReply](h.system.Root, h.sup, StartProcessRequest{Process: All}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range start.Replies {
+		if r.Err != nil || r.PID == 0 {
+			t.Errorf("start %s: pid %d err %v", r.Process, r.PID, r.Err)
+		}
+	}
+	if st := h.proc("app"); st.State != StateRunning || st.Crashes != 0 {
+		t.Errorf("app after start all: %s, crashes %d; events %v", st.State, st.Crashes, eventKinds(st))
+	}
+}
+
+func TestCrashLoopWaitsTheLongestBackoffAndEndsWhenARunStaysUp(t *testing.T) {
+	dir := testkit.NewProject(t, `
+release_crash_backoff_initial_seconds = 0.05
+release_crash_backoff_max_seconds = 0.6
+crash_loop_crashes = 3
+crash_loop_window_seconds = 1.5
+
+[process.app]
+type = "command"
+command = ["sh", "-c", "n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count; echo starting $n; if [ $n -le 4 ]; then echo \"fatal: no config $n\" >&2; exit 3; fi; echo up; exec sleep 1000"]
+`)
+	h := startHarness(t, dir, nil)
+	var loop ProcessStatus
+	testkit.WaitFor(t, 10*time.Second, "crash_loop", func() bool {
+		loop = h.proc("app")
+		return loop.State == StateCrashLoop && loop.CrashLoop != ""
+	})
+	if want := "fatal: no config"; len(loop.CrashLoop) < len(want) || loop.CrashLoop[:len(want)] != want {
+		t.Errorf("crash loop error line %q, want the stderr line starting %q", loop.CrashLoop, want)
+	}
+	if wait := time.Until(loop.NextRestartAt); wait < 300*time.Millisecond {
+		t.Errorf("next restart in %v, want the longest backoff (0.6s)", wait)
+	}
+	// The fifth run stays up: after the window the loop is over.
+	testkit.WaitFor(t, 15*time.Second, "crash_loop_ended", func() bool {
+		st := h.proc("app")
+		return st.State == StateRunning && st.CrashLoop == "" && hasEvent(st, "crash_loop_ended", "stayed up")
+	})
+}
