@@ -222,8 +222,10 @@ func (s *Supervisor) spawnProcess(ctx actor.Context, cfg *config.Config, p *conf
 // restart forwards a restart to one process, or to every one; a restart
 // without a mode switches bpm to dev mode.
 func (s *Supervisor) restart(ctx actor.Context, m RestartRequest) {
+	var refs procRefs
 	if m.Process != All {
-		if _, err := s.lookup(m.Process); err != nil {
+		var err error
+		if refs, err = s.lookup(m.Process); err != nil {
 			ctx.Respond(RestartReply{Process: m.Process, Err: err})
 			return
 		}
@@ -238,7 +240,7 @@ func (s *Supervisor) restart(ctx actor.Context, m RestartRequest) {
 		s.fanOut(ctx, func(string) any { return m })
 		return
 	}
-	ctx.RequestWithCustomSender(s.procs[m.Process].proc, m, ctx.Sender())
+	ctx.RequestWithCustomSender(refs.proc, m, ctx.Sender())
 }
 
 // forward sends m to the process actor of name, which answers the caller;
