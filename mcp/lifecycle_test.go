@@ -114,4 +114,3 @@ func resultNames(out LifecycleOutput) []string {
 	}
 	return names
 }
-
