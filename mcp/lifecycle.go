@@ -142,7 +142,7 @@ func batchResult(verb string, r actors.BatchReply) (string, LifecycleOutput, err
 	if failed > 0 {
 		head += fmt.Sprintf("; %d failed", failed)
 	}
-	return head + ":\n" + b.String(), out, nil
+	return head + ":\n" + strings.TrimSuffix(b.String(), "\n"), out, nil
 }
 
 func (s *server) reloadConfig(ctx context.Context, _ *sdk.CallToolRequest, _ reloadInput) (string, ReloadOutput, error) {
@@ -174,7 +174,7 @@ func (s *server) reloadConfig(ctx context.Context, _ *sdk.CallToolRequest, _ rel
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "note: %s\n", n)
 	}
-	return b.String(), out, nil
+	return strings.TrimSuffix(b.String(), "\n"), out, nil
 }
 
 func orEmpty(s []string) []string {

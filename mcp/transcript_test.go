@@ -73,6 +73,18 @@ command = ["sh", "-c", "echo worker up; sleep 2.5; echo 'panic: queue closed' >&
 	record("wait_for", map[string]any{"process": "api", "state": "running", "timeout_seconds": 60})
 	testkit.WaitFor(t, 40*time.Second, "worker to crash again", func() bool { return b.proc("worker").Crashes > crashes })
 	record("search_logs", map[string]any{"process": "api", "tail": 2})
+	record("stop", map[string]any{"process": "worker"})
+	record("start", map[string]any{"process": "worker"})
+	record("stop", map[string]any{"process": "all"})
+	record("start", map[string]any{"process": "all"})
+	good, err := os.ReadFile(filepath.Join(dir, ".mcp-run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.WriteFile(t, filepath.Join(dir, ".mcp-run"), strings.Replace(string(good), `type = "command"`, `type = "shell"`, 1))
+	record("reload_config", map[string]any{})
+	testkit.WriteFile(t, filepath.Join(dir, ".mcp-run"), string(good)+"\n[process.docs]\ntype = \"command\"\ncommand = [\"sh\", \"-c\", \"echo serving docs; exec sleep 1000\"]\n")
+	record("reload_config", map[string]any{})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := cs.ListTools(ctx, &sdk.ListToolsParams{}); err != nil {
