@@ -19,25 +19,46 @@ type stopResult struct {
 	err  error
 }
 
-// fanOut sends msg(name) to every process at once, in dependency order
-// (each waits for its dependencies to be ready by itself), and answers the
-// caller with a BatchReply once all have answered.
+// fanOut sends msg(name) to every process in dependency order: to each
+// once all its dependencies have answered (a start or restart answers when
+// its run is ready), so none waits on a dependency still being handled.
+// A process whose dependency failed is not asked; its reply says why. The
+// caller gets a BatchReply, in start order, once all have answered.
 func (s *Supervisor) fanOut(ctx actor.Context, msg func(name string) any) {
-	root, caller := ctx.ActorSystem().Root, ctx.Sender()
-	names := s.opts.Config.StartOrder()
-	futures := make([]*actor.Future, len(names))
-	for i, name := range names {
-		futures[i] = root.RequestFuture(s.procs[name].proc, msg(name), batchTimeout)
+	root, caller, cfg := ctx.ActorSystem().Root, ctx.Sender(), s.opts.Config
+	names := cfg.StartOrder()
+	type result struct {
+		done  chan struct{}
+		reply RestartReply
+	}
+	results := map[string]*result{}
+	for _, name := range names {
+		results[name] = &result{done: make(chan struct{})}
+	}
+	for _, name := range names {
+		pid, deps, res := s.procs[name].proc, cfg.Process(name).DependsOn, results[name]
+		go func() {
+			defer close(res.done)
+			for _, d := range deps {
+				<-results[d].done
+				if err := results[d].reply.Err; err != nil {
+					res.reply = RestartReply{Process: name, Err: fmt.Errorf("%s: not asked, since its dependency %s failed", name, d)}
+					return
+				}
+			}
+			got, err := root.RequestFuture(pid, msg(name), batchTimeout).Result()
+			r, ok := got.(RestartReply)
+			if !ok {
+				r = RestartReply{Process: name, Err: fmt.Errorf("%s: no answer: %v", name, err)}
+			}
+			res.reply = r
+		}()
 	}
 	go func() {
 		var reply BatchReply
-		for i, f := range futures {
-			res, err := f.Result()
-			r, ok := res.(RestartReply)
-			if !ok {
-				r = RestartReply{Process: names[i], Err: fmt.Errorf("%s: no answer: %v", names[i], err)}
-			}
-			reply.Replies = append(reply.Replies, r)
+		for _, name := range names {
+			<-results[name].done
+			reply.Replies = append(reply.Replies, results[name].reply)
 		}
 		if caller != nil {
 			root.Send(caller, reply)

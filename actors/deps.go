@@ -30,7 +30,7 @@ func (s *Supervisor) updated(ctx actor.Context, st ProcessStatus) {
 	}
 	old := s.statuses[st.Name]
 	s.statuses[st.Name] = st
-	if isReady(old) == isReady(st) && old.PID == st.PID {
+	if isReady(old) == isReady(st) && old.PID == st.PID && blocks(old) == blocks(st) {
 		return
 	}
 	dependants := s.opts.Config.Dependants(st.Name)
@@ -52,6 +52,12 @@ func (s *Supervisor) updated(ctx actor.Context, st ProcessStatus) {
 	}
 }
 
+// blocks reports whether a process that is not ready will stay so until
+// someone acts: stopped by request, build failed, or in a crash loop.
+func blocks(st ProcessStatus) bool {
+	return st.Held || st.State == StateBuildFailed || st.State == StateCrashLoop
+}
+
 // gate is whether name's dependencies are all ready, and which are not.
 func (s *Supervisor) gate(name string) depsChanged {
 	g := depsChanged{ready: true}
@@ -60,9 +66,14 @@ func (s *Supervisor) gate(name string) depsChanged {
 		return g
 	}
 	for _, d := range p.DependsOn {
-		if !isReady(s.statuses[d]) {
-			g.ready = false
-			g.missing = append(g.missing, d)
+		st := s.statuses[d]
+		if isReady(st) {
+			continue
+		}
+		g.ready = false
+		g.missing = append(g.missing, d)
+		if blocks(st) {
+			g.blocked = append(g.blocked, d)
 		}
 	}
 	return g
@@ -75,7 +86,7 @@ func (s *Supervisor) sendGate(ctx actor.Context, name string) {
 		return
 	}
 	g := s.gate(name)
-	if last, ok := s.deps.sent[name]; ok && last.ready == g.ready && slices.Equal(last.missing, g.missing) {
+	if last, ok := s.deps.sent[name]; ok && last.ready == g.ready && slices.Equal(last.missing, g.missing) && slices.Equal(last.blocked, g.blocked) {
 		return
 	}
 	s.deps.sent[name] = g

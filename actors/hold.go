@@ -16,6 +16,9 @@ import (
 type depsChanged struct {
 	ready   bool
 	missing []string
+	// blocked names the missing ones that will not become ready by
+	// themselves: stopped by request, build failed, or in a crash loop.
+	blocked []string
 }
 
 // dependencyRestarted tells a process with restart_with_dependencies that a
@@ -122,8 +125,14 @@ func (p *Process) startHeld(ctx actor.Context, caller *actor.PID) {
 // depsReadyNow records the dependencies' readiness and, when they all are
 // ready, starts the run that was waiting for them.
 func (p *Process) depsReadyNow(ctx actor.Context, m depsChanged) {
-	p.depsReady, p.waitingFor = m.ready, m.missing
-	if !m.ready || !p.wantStart {
+	p.depsReady, p.waitingFor, p.blockedBy = m.ready, m.missing, m.blocked
+	if !m.ready {
+		if p.wantStart {
+			p.failBlocked(ctx)
+		}
+		return
+	}
+	if !p.wantStart {
 		return
 	}
 	p.wantStart = false
@@ -142,7 +151,7 @@ func (p *Process) depsReadyNow(ctx actor.Context, m depsChanged) {
 
 // mustWait reports whether a run may not start now because a dependency is
 // not ready; it then marks the start as due once they are.
-func (p *Process) mustWait() bool {
+func (p *Process) mustWait(ctx actor.Context) bool {
 	if p.depsReady {
 		return false
 	}
@@ -153,7 +162,19 @@ func (p *Process) mustWait() bool {
 	if p.cur == nil {
 		p.state = StateWaiting
 	}
+	p.failBlocked(ctx)
 	return true
+}
+
+// failBlocked answers the callers of a start or restart that waits for a
+// dependency that will not come up by itself, instead of leaving them
+// waiting; the run still starts once the dependency is ready.
+func (p *Process) failBlocked(ctx actor.Context) {
+	if len(p.blockedBy) == 0 || len(p.waiting) == 0 {
+		return
+	}
+	p.failWaiters(ctx, fmt.Errorf("%s waits for %s, which is not coming up by itself (stopped, build failed or in a crash loop); start or restart it, and %s starts once it is ready",
+		p.proc.Name, strings.Join(p.blockedBy, ", "), p.proc.Name))
 }
 
 // rerun replaces the serving run by a new run of the same build, after a

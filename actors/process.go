@@ -80,6 +80,7 @@ type Process struct {
 	// not, and whether a run is due once they are.
 	depsReady  bool
 	waitingFor []string
+	blockedBy  []string
 	wantStart  bool
 
 	loop crashLoop
@@ -178,6 +179,11 @@ func (p *Process) request(ctx actor.Context, mode config.Mode, caller *actor.PID
 		p.reply(ctx, caller, fmt.Errorf("restart %s: bpm is shutting down", p.proc.Name))
 		return
 	}
+	if p.phase == phaseSwapping && p.wantStart && len(p.blockedBy) > 0 {
+		p.reply(ctx, caller, fmt.Errorf("restart %s: its new run waits for %s, which is not coming up by itself; start or restart it first",
+			p.proc.Name, strings.Join(p.blockedBy, ", ")))
+		return
+	}
 	if p.phase != phaseIdle {
 		// A dev request wins over a release one: someone is working.
 		if len(p.pending) == 0 || mode == config.Dev {
@@ -255,7 +261,7 @@ func (p *Process) buildDone(ctx actor.Context, m BuildReply) {
 // one, once the dependencies are ready: beside it on the shared socket,
 // after it has stopped, or at once when nothing serves.
 func (p *Process) swapIn(ctx actor.Context) {
-	if p.mustWait() {
+	if p.mustWait(ctx) {
 		return
 	}
 	switch {

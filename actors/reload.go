@@ -15,6 +15,10 @@ import (
 // reload reads the config file again and applies it, or changes nothing
 // and answers why (the file's error, or a `listen` that cannot be bound).
 func (s *Supervisor) reload(ctx actor.Context) {
+	if s.stopping {
+		ctx.Respond(ReloadReply{Err: fmt.Errorf("bpm is shutting down; nothing was changed")})
+		return
+	}
 	old := s.opts.Config
 	next, err := config.Load(old.Dir)
 	if err != nil {

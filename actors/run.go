@@ -43,7 +43,7 @@ type stopDue struct{ id int }
 
 // startRun starts the command of the last good build as the serving run.
 func (p *Process) startRun(ctx actor.Context) {
-	if p.mustWait() {
+	if p.mustWait(ctx) {
 		return
 	}
 	r, err := p.launch(ctx)

@@ -45,6 +45,7 @@ type Supervisor struct {
 	statuses map[string]ProcessStatus
 	mode     config.Mode // bpm's mode, as last broadcast
 	deps     depsState
+	stopping bool // shutting down: no reload
 }
 
 type procRefs struct {
@@ -179,6 +180,7 @@ func (s *Supervisor) Receive(ctx actor.Context) {
 			}
 		})
 	case StopRequest:
+		s.stopping = true
 		s.stopAll(ctx)
 	case KillRequest:
 		s.broadcast(ctx, m)

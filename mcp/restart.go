@@ -23,7 +23,7 @@ const progressEvery = 300 * time.Millisecond
 const progressTail = 1000
 
 type restartInput struct {
-	Process string `json:"process,omitempty" all:"true" jsonschema:"name of the process, or \"all\" (each rebuilt, swapped in once its dependencies are ready); may be omitted when only one is configured"`
+	Process string `json:"process,omitempty" all:"true" jsonschema:"name of the process, or \"all\" (in dependency order: each once what it depends on has restarted); may be omitted when only one is configured"`
 	Wait    *bool  `json:"wait,omitempty" jsonschema:"true (default): return when the new run serves and has stayed up for the settle window; false: return at once while the build goes on (for clients with short request timeouts; then use wait_for)"`
 }
 
