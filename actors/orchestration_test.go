@@ -3,6 +3,7 @@ package actors
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -126,6 +127,12 @@ func TestDependantCrashWaitsForItsDependency(t *testing.T) {
 	}
 	h.waitState("side", StateWaiting, 10*time.Second)
 	stays(t, time.Second, "side waiting", func() bool { return h.proc("side").State == StateWaiting })
+	// Asked to start meanwhile, it says at once what it waits for.
+	began := time.Now()
+	r, err := Ask[RestartReply](h.system.Root, h.sup, StartProcessRequest{Process: "side"}, 10*time.Second)
+	if err != nil || r.Err == nil || !strings.Contains(r.Err.Error(), "side waits for db, which is not coming up by itself") || time.Since(began) > 2*time.Second {
+		t.Errorf("start side while db is stopped: %v %v after %v", err, r.Err, time.Since(began))
+	}
 	if r, err := Ask[RestartReply](h.system.Root, h.sup, StartProcessRequest{Process: "db"}, 30*time.Second); err != nil || r.Err != nil {
 		t.Fatalf("start db: %v %v", err, r.Err)
 	}
