@@ -18,8 +18,7 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"bpm/mcp"
-
+	"bpm/api"
 	"bpm/testkit"
 )
 
@@ -209,7 +208,7 @@ type searchResult struct {
 }
 
 // searchLine is one line of a search result, in the tool's compact form.
-type searchLine = mcp.LineOut
+type searchLine = api.LineOut
 
 // totalLines is how many lines process's newest run has written, as bpm
 // counts them; 0 before the run has a log.

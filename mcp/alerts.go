@@ -10,6 +10,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"bpm/actors"
+	"bpm/api"
 )
 
 // maxAlerts caps the alert lines a result begins with.
@@ -71,7 +72,7 @@ func newAlerts(m *alertMarks, since time.Time, c alertsCheck) []string {
 	}
 	var list []alert
 	if !c.mode && c.st.ModeSince.After(after) {
-		list = append(list, alert{c.st.ModeSince, fmt.Sprintf("%s bpm switched to %s mode", c.st.ModeSince.UTC().Format(clockLayout), c.st.Mode)})
+		list = append(list, alert{c.st.ModeSince, fmt.Sprintf("%s bpm switched to %s mode", c.st.ModeSince.UTC().Format(api.ClockLayout), c.st.Mode)})
 	}
 	for _, p := range c.st.Processes {
 		if p.Name == c.process {
@@ -99,7 +100,7 @@ func processAlerts(p actors.ProcessStatus, t time.Time) []alert {
 		if !ok || !e.Time.After(t) {
 			continue
 		}
-		text := fmt.Sprintf("%s %s %s: %s", e.Time.UTC().Format(clockLayout), p.Name, what, e.Message)
+		text := fmt.Sprintf("%s %s %s: %s", e.Time.UTC().Format(api.ClockLayout), p.Name, what, e.Message)
 		if e.Kind == "crashed" && !p.NextRestartAt.IsZero() {
 			text += fmt.Sprintf(" (bpm starts it again at %s)", p.NextRestartAt.UTC().Format(time.RFC3339))
 		}

@@ -9,6 +9,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"bpm/actors"
+	"bpm/api"
 	"bpm/testkit"
 )
 
@@ -41,11 +42,11 @@ func TestACrashSurfacesOnTheNextCall(t *testing.T) {
 	}
 	var out struct {
 		Alerts []string `json:"alerts"`
-		SearchOutput
+		api.SearchOutput
 	}
 	out = decode[struct {
 		Alerts []string `json:"alerts"`
-		SearchOutput
+		api.SearchOutput
 	}](t, res)
 	if len(out.Alerts) != 1 || out.Alerts[0] != firstLine(txt) || out.Process != "steady" {
 		t.Errorf("structured alerts %q (process %q), want the text's first line", out.Alerts, out.Process)
@@ -80,7 +81,7 @@ func TestNoAlertForWhatTheCallReports(t *testing.T) {
 		!strings.Contains(txt, " crasher crashed: ") {
 		t.Errorf("the other session is not told of the mode switch and the crash:\n%s", txt)
 	}
-	if _, txt := callOK[StatusOutput](t, cs, "get_status", nil); strings.Contains(txt, "[alert]") {
+	if _, txt := callOK[api.StatusOutput](t, cs, "get_status", nil); strings.Contains(txt, "[alert]") {
 		t.Errorf("get_status has alerts:\n%s", txt)
 	}
 	if res := call(t, cs, "search_logs", map[string]any{"process": "steady"}); strings.Contains(text(res), "[alert]") {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"bpm/api"
 	"bpm/testkit"
 )
 
@@ -22,11 +23,11 @@ command = ["sh", "-c", "echo hello; sleep 1000"]
 	b.waitRunning("app", "^hello$", 20*time.Second)
 	cs := b.session(nil)
 	nulls := map[string]any{"process": nil, "pattern": nil, "context_lines": nil, "head": nil, "tail": nil, "index": nil}
-	out, txt := callOK[SearchOutput](t, cs, "search_logs", nulls)
+	out, txt := callOK[api.SearchOutput](t, cs, "search_logs", nulls)
 	if len(out.Lines) != 1 || out.Lines[0].Text != "hello" || !strings.Contains(txt, "hello") {
 		t.Errorf("search with nulls = %+v\n%s", out, txt)
 	}
-	callOK[StatusOutput](t, cs, "get_status", map[string]any{})
+	callOK[api.StatusOutput](t, cs, "get_status", map[string]any{})
 }
 
 // Every tool's process parameter lists the configured names, so a client

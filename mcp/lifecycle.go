@@ -8,33 +8,11 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"bpm/actors"
-	"bpm/config"
+	"bpm/api"
 )
 
 type lifecycleInput struct {
 	Process string `json:"process,omitempty" all:"true" jsonschema:"name of the process, or \"all\" (dependency order); may be omitted when only one is configured"`
-}
-
-// LifecycleOutput is the structured result of stop and start.
-type LifecycleOutput struct {
-	Results []ProcessResult `json:"results" jsonschema:"one entry per process, in the order they were handled"`
-}
-
-// ProcessResult is what stop, start or restart "all" did to one process.
-type ProcessResult struct {
-	Process string      `json:"process"`
-	PID     int         `json:"pid,omitempty" jsonschema:"pid of the run that serves now (start, restart)"`
-	Mode    config.Mode `json:"mode,omitempty" jsonschema:"how the serving run was built"`
-	Error   string      `json:"error,omitempty" jsonschema:"why this process's part failed"`
-}
-
-// ReloadOutput is the structured result of reload_config.
-type ReloadOutput struct {
-	Added     []string `json:"added" jsonschema:"processes started"`
-	Removed   []string `json:"removed" jsonschema:"processes stopped and forgotten"`
-	Changed   []string `json:"changed" jsonschema:"processes rebuilt and restarted through the normal swap"`
-	Unchanged []string `json:"unchanged" jsonschema:"processes left alone"`
-	Notes     []string `json:"notes,omitempty" jsonschema:"settings that changed but take effect only when bpm restarts"`
 }
 
 type reloadInput struct{}
@@ -63,13 +41,13 @@ func (s *server) addLifecycleTools(srv *sdk.Server) {
 	}, s.reloadConfig)
 }
 
-func (s *server) stop(ctx context.Context, _ *sdk.CallToolRequest, in lifecycleInput) (string, LifecycleOutput, error) {
+func (s *server) stop(ctx context.Context, _ *sdk.CallToolRequest, in lifecycleInput) (string, api.LifecycleOutput, error) {
 	s.activity()
 	msg := actors.StopProcessRequest{Process: in.Process}
 	if in.Process == actors.All {
 		r, err := ask[actors.BatchReply](ctx, s, msg, restartTimeout)
 		if err != nil {
-			return "", LifecycleOutput{}, err
+			return "", api.LifecycleOutput{}, err
 		}
 		return batchResult("stopped", r)
 	}
@@ -78,20 +56,20 @@ func (s *server) stop(ctx context.Context, _ *sdk.CallToolRequest, in lifecycleI
 		err = r.Err
 	}
 	if err != nil {
-		return "", LifecycleOutput{}, err
+		return "", api.LifecycleOutput{}, err
 	}
 	text := fmt.Sprintf("stopped %s; it stays stopped until start or restart", r.Process)
-	return text, LifecycleOutput{Results: []ProcessResult{{Process: r.Process}}}, nil
+	return text, api.LifecycleOutput{Results: []api.ProcessResult{{Process: r.Process}}}, nil
 }
 
-func (s *server) start(ctx context.Context, _ *sdk.CallToolRequest, in lifecycleInput) (string, LifecycleOutput, error) {
+func (s *server) start(ctx context.Context, _ *sdk.CallToolRequest, in lifecycleInput) (string, api.LifecycleOutput, error) {
 	s.activity()
 	defer s.activity()
 	msg := actors.StartProcessRequest{Process: in.Process}
 	if in.Process == actors.All {
 		r, err := ask[actors.BatchReply](ctx, s, msg, restartTimeout)
 		if err != nil {
-			return "", LifecycleOutput{}, err
+			return "", api.LifecycleOutput{}, err
 		}
 		return batchResult("started", r)
 	}
@@ -100,10 +78,10 @@ func (s *server) start(ctx context.Context, _ *sdk.CallToolRequest, in lifecycle
 		err = r.Err
 	}
 	if err != nil {
-		return "", LifecycleOutput{}, err
+		return "", api.LifecycleOutput{}, err
 	}
-	res := ProcessResult{Process: r.Process, PID: r.PID, Mode: r.Mode}
-	return fmt.Sprintf("started %s: pid %d serves (%s)", r.Process, r.PID, s.origin(r)), LifecycleOutput{Results: []ProcessResult{res}}, nil
+	res := api.ProcessResult{Process: r.Process, PID: r.PID, Mode: r.Mode}
+	return fmt.Sprintf("started %s: pid %d serves (%s)", r.Process, r.PID, s.origin(r)), api.LifecycleOutput{Results: []api.ProcessResult{res}}, nil
 }
 
 // origin says what a run was made from: "release build", or "release mode"
@@ -117,15 +95,15 @@ func (s *server) origin(r actors.RestartReply) string {
 
 // batchResult renders the answer to a request for all processes: one line
 // (and one result) per process; a failure is shown there, not as a tool error.
-func batchResult(verb string, r actors.BatchReply) (string, LifecycleOutput, error) {
+func batchResult(verb string, r actors.BatchReply) (string, api.LifecycleOutput, error) {
 	if r.Err != nil {
-		return "", LifecycleOutput{}, r.Err
+		return "", api.LifecycleOutput{}, r.Err
 	}
-	out := LifecycleOutput{Results: []ProcessResult{}}
+	out := api.LifecycleOutput{Results: []api.ProcessResult{}}
 	var b strings.Builder
 	failed := 0
 	for _, p := range r.Replies {
-		res := ProcessResult{Process: p.Process, PID: p.PID, Mode: p.Mode}
+		res := api.ProcessResult{Process: p.Process, PID: p.PID, Mode: p.Mode}
 		switch {
 		case p.Err != nil:
 			failed++
@@ -145,14 +123,14 @@ func batchResult(verb string, r actors.BatchReply) (string, LifecycleOutput, err
 	return head + ":\n" + strings.TrimSuffix(b.String(), "\n"), out, nil
 }
 
-func (s *server) reloadConfig(ctx context.Context, _ *sdk.CallToolRequest, _ reloadInput) (string, ReloadOutput, error) {
+func (s *server) reloadConfig(ctx context.Context, _ *sdk.CallToolRequest, _ reloadInput) (string, api.ReloadOutput, error) {
 	s.activity()
 	r, err := ask[actors.ReloadReply](ctx, s, actors.ReloadRequest{}, s.timeout)
 	if err == nil && r.Err != nil {
 		err = fmt.Errorf("%w\nnothing was changed; every process keeps running", r.Err)
 	}
 	if err != nil {
-		return "", ReloadOutput{}, err
+		return "", api.ReloadOutput{}, err
 	}
 	if len(r.Added)+len(r.Removed) > 0 {
 		// The process parameter's names change: the tools are registered
@@ -160,7 +138,7 @@ func (s *server) reloadConfig(ctx context.Context, _ *sdk.CallToolRequest, _ rel
 		s.learnProcesses()
 		s.addTools()
 	}
-	out := ReloadOutput{Added: orEmpty(r.Added), Removed: orEmpty(r.Removed), Changed: orEmpty(r.Changed), Unchanged: orEmpty(r.Unchanged), Notes: r.Notes}
+	out := api.ReloadOutput{Added: orEmpty(r.Added), Removed: orEmpty(r.Removed), Changed: orEmpty(r.Changed), Unchanged: orEmpty(r.Unchanged), Notes: r.Notes}
 	var b strings.Builder
 	b.WriteString("config reloaded\n")
 	for _, part := range []struct {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"bpm/actors"
+	"bpm/api"
 	"bpm/testkit"
 )
 
@@ -28,11 +29,11 @@ func TestStopAndStartTools(t *testing.T) {
 	b.waitRunning("db", "", 20*time.Second)
 	cs := b.session(nil)
 
-	out, text := callOK[LifecycleOutput](t, cs, "stop", map[string]any{"process": "web"})
+	out, text := callOK[api.LifecycleOutput](t, cs, "stop", map[string]any{"process": "web"})
 	if !strings.Contains(text, "stopped web; it stays stopped until start or restart") || len(out.Results) != 1 || out.Results[0].Process != "web" {
 		t.Errorf("stop web: %q %+v", text, out)
 	}
-	st, stText := callOK[StatusOutput](t, cs, "get_status", map[string]any{})
+	st, stText := callOK[api.StatusOutput](t, cs, "get_status", map[string]any{})
 	if p := st.Processes[0]; p.Name != "web" || p.State != actors.StateStopped || !p.Held || p.PID != 0 {
 		t.Errorf("web after stop: %+v", p)
 	}
@@ -43,22 +44,22 @@ func TestStopAndStartTools(t *testing.T) {
 		t.Errorf("web's run %d still alive after stop", web.PID)
 	}
 
-	out, text = callOK[LifecycleOutput](t, cs, "start", map[string]any{"process": "web"})
+	out, text = callOK[api.LifecycleOutput](t, cs, "start", map[string]any{"process": "web"})
 	if len(out.Results) != 1 || out.Results[0].PID == 0 || out.Results[0].PID == web.PID || !strings.Contains(text, "started web: pid") {
 		t.Errorf("start web: %q %+v", text, out)
 	}
 	// start of a running process changes nothing.
-	again, _ := callOK[LifecycleOutput](t, cs, "start", map[string]any{"process": "web"})
+	again, _ := callOK[api.LifecycleOutput](t, cs, "start", map[string]any{"process": "web"})
 	if again.Results[0].PID != out.Results[0].PID {
 		t.Errorf("start of a running process: pid %d, want %d", again.Results[0].PID, out.Results[0].PID)
 	}
 
 	// "all": stop goes dependants first, start in dependency order.
-	all, text := callOK[LifecycleOutput](t, cs, "stop", map[string]any{"process": "all"})
+	all, text := callOK[api.LifecycleOutput](t, cs, "stop", map[string]any{"process": "all"})
 	if names := resultNames(all); !slices.Equal(names, []string{"web", "db"}) || !strings.HasPrefix(text, "stopped 2 of 2 processes") {
 		t.Errorf("stop all: %v\n%s", names, text)
 	}
-	all, text = callOK[LifecycleOutput](t, cs, "start", map[string]any{"process": "all"})
+	all, text = callOK[api.LifecycleOutput](t, cs, "start", map[string]any{"process": "all"})
 	if names := resultNames(all); !slices.Equal(names, []string{"db", "web"}) || !strings.HasPrefix(text, "started 2 of 2 processes") {
 		t.Errorf("start all: %v\n%s", names, text)
 	}
@@ -80,7 +81,7 @@ func TestRestartAllAndTheProcessEnum(t *testing.T) {
 	db := b.waitRunning("db", "", 20*time.Second)
 	cs := b.session(nil)
 
-	out, text := callOK[RestartOutput](t, cs, "restart", map[string]any{"process": "all"})
+	out, text := callOK[api.RestartOutput](t, cs, "restart", map[string]any{"process": "all"})
 	if out.Process != "all" || len(out.Results) != 2 || !strings.HasPrefix(text, "restarted 2 of 2 processes") {
 		t.Fatalf("restart all: %q %+v", text, out)
 	}
@@ -107,7 +108,7 @@ func TestRestartAllAndTheProcessEnum(t *testing.T) {
 // textOf is text, for where a variable shadows it.
 var textOf = text
 
-func resultNames(out LifecycleOutput) []string {
+func resultNames(out api.LifecycleOutput) []string {
 	var names []string
 	for _, r := range out.Results {
 		names = append(names, r.Process)

@@ -8,6 +8,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"bpm/actors"
+	"bpm/api"
 	"bpm/config"
 )
 
@@ -27,18 +28,6 @@ type restartInput struct {
 	Wait    *bool  `json:"wait,omitempty" jsonschema:"true (default): return when the new run serves and has stayed up for the settle window; false: return at once while the build goes on (for clients with short request timeouts; then use wait_for)"`
 }
 
-// RestartOutput is the structured result of restart.
-type RestartOutput struct {
-	Process      string          `json:"process"`
-	PID          int             `json:"pid" jsonschema:"pid of the run that serves now; 0 with wait false"`
-	Mode         config.Mode     `json:"mode" jsonschema:"dev or release: how the serving run was built"`
-	BuildSeconds float64         `json:"build_seconds"`
-	Pending      bool            `json:"pending,omitempty" jsonschema:"true with wait false: the build and swap go on after the call"`
-	UpSeconds    float64         `json:"up_seconds,omitempty" jsonschema:"how long the new run was watched (restart_settle_seconds) before the call returned"`
-	FirstLines   []LineOut       `json:"first_lines,omitempty" jsonschema:"the first lines of the new run's output"`
-	Results      []ProcessResult `json:"results,omitempty" jsonschema:"with process \"all\": what happened to each process"`
-}
-
 func (s *server) addRestartTool(srv *sdk.Server) {
 	addTool(s, srv, &sdk.Tool{
 		Name:  "restart",
@@ -52,7 +41,7 @@ func (s *server) addRestartTool(srv *sdk.Server) {
 	}, s.restart)
 }
 
-func (s *server) restart(ctx context.Context, req *sdk.CallToolRequest, in restartInput) (string, RestartOutput, error) {
+func (s *server) restart(ctx context.Context, req *sdk.CallToolRequest, in restartInput) (string, api.RestartOutput, error) {
 	s.activity()
 	// A long build must not count as idle time.
 	defer s.activity()
@@ -86,12 +75,12 @@ func (s *server) restart(ctx context.Context, req *sdk.CallToolRequest, in resta
 				err = r.Err
 			}
 			if err != nil {
-				return "", RestartOutput{}, err
+				return "", api.RestartOutput{}, err
 			}
 			return s.settle(ctx, r)
 		case <-ctx.Done():
 			cancel()
-			return "", RestartOutput{}, fmt.Errorf("restart call cancelled (the build and swap go on; see get_status): %w", ctx.Err())
+			return "", api.RestartOutput{}, fmt.Errorf("restart call cancelled (the build and swap go on; see get_status): %w", ctx.Err())
 		}
 	}
 }
@@ -140,22 +129,22 @@ func (p *progress) forward(ctx context.Context) {
 }
 
 // restartAll restarts every process; with wait false it returns at once.
-func (s *server) restartAll(ctx context.Context, in restartInput) (string, RestartOutput, error) {
+func (s *server) restartAll(ctx context.Context, in restartInput) (string, api.RestartOutput, error) {
 	replies, _ := s.request(actors.RestartRequest{Process: actors.All}, restartTimeout)
 	if in.Wait != nil && !*in.Wait {
 		return "restart of every process begun (dev builds run now while the old runs keep serving); get_status or wait_for shows how it went.",
-			RestartOutput{Process: actors.All, Mode: config.Dev, Pending: true}, nil
+			api.RestartOutput{Process: actors.All, Mode: config.Dev, Pending: true}, nil
 	}
 	var a answer
 	select {
 	case a = <-replies:
 	case <-ctx.Done():
-		return "", RestartOutput{}, fmt.Errorf("restart call cancelled (the builds and swaps go on; see get_status): %w", ctx.Err())
+		return "", api.RestartOutput{}, fmt.Errorf("restart call cancelled (the builds and swaps go on; see get_status): %w", ctx.Err())
 	}
 	r, err := reply[actors.BatchReply](a)
 	if err != nil {
-		return "", RestartOutput{}, err
+		return "", api.RestartOutput{}, err
 	}
 	text, out, err := batchResult("restarted", r)
-	return text, RestartOutput{Process: actors.All, Mode: config.Dev, Results: out.Results}, err
+	return text, api.RestartOutput{Process: actors.All, Mode: config.Dev, Results: out.Results}, err
 }

@@ -12,6 +12,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"bpm/actors"
+	"bpm/api"
 	"bpm/testkit"
 )
 
@@ -44,12 +45,12 @@ func TestRestartRebuildsRustInDevModeAndStreamsBuildProgress(t *testing.T) {
 	if err != nil || res.IsError {
 		t.Fatalf("restart: %v %s", err, text(res))
 	}
-	r := decode[RestartOutput](t, res)
+	r := decode[api.RestartOutput](t, res)
 	if r.Process != "rust" || r.Mode != "dev" || r.PID == 0 || r.PID == first.PID || r.BuildSeconds <= 0 {
 		t.Fatalf("restart = %+v, want a dev build and a new pid (old %d)", r, first.PID)
 	}
 
-	st, _ := callOK[StatusOutput](t, cs, "get_status", nil)
+	st, _ := callOK[api.StatusOutput](t, cs, "get_status", nil)
 	p := st.Processes[0]
 	if st.Mode != "dev" || st.ReleaseSwitchAt == nil || p.PID != r.PID || p.State != actors.StateRunning ||
 		p.Build.State != "ok" || p.Build.Mode != "dev" || p.Build.StartedAt == nil {
@@ -57,11 +58,11 @@ func TestRestartRebuildsRustInDevModeAndStreamsBuildProgress(t *testing.T) {
 	}
 
 	b.waitRunning("rust", fmt.Sprintf("^rustapp started pid=%d mode=debug$", r.PID), 10*time.Second)
-	prev, _ := callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "rust", "pattern": "^rustapp started", "index": -2})
+	prev, _ := callOK[api.SearchOutput](t, cs, "search_logs", map[string]any{"process": "rust", "pattern": "^rustapp started", "index": -2})
 	if want := fmt.Sprintf("rustapp started pid=%d mode=release", first.PID); len(prev.Lines) != 1 || prev.Lines[0].Text != want || prev.Run.PID != first.PID {
 		t.Errorf("index -2 = %+v, want %q", prev.Lines, want)
 	}
-	build, txt := callOK[SearchOutput](t, cs, "search_build_log", map[string]any{"process": "rust", "pattern": "Compiling rustapp"})
+	build, txt := callOK[api.SearchOutput](t, cs, "search_build_log", map[string]any{"process": "rust", "pattern": "Compiling rustapp"})
 	if build.Matches == 0 || build.Kind != "build" || !strings.HasPrefix(txt, "rust build -1 (pid ") {
 		t.Errorf("newest build log: %d matches, text:\n%s", build.Matches, txt)
 	}
@@ -120,7 +121,7 @@ func TestBrokenBuildKeepsTheOldRunServingAndReturnsCompilerErrors(t *testing.T) 
 		t.Errorf("a failed restart has structured content %v", res.StructuredContent)
 	}
 
-	st, _ := callOK[StatusOutput](t, cs, "get_status", nil)
+	st, _ := callOK[api.StatusOutput](t, cs, "get_status", nil)
 	p := st.Processes[0]
 	if p.PID != old.PID || p.State != actors.StateRunning || p.Build.State != "failed" || p.Build.Mode != "dev" {
 		t.Errorf("after the failed build: %+v", p)
@@ -128,7 +129,7 @@ func TestBrokenBuildKeepsTheOldRunServingAndReturnsCompilerErrors(t *testing.T) 
 	if body := testkit.Get(url); body != fmt.Sprintf("pid=%d\n", old.PID) {
 		t.Errorf("GET %s = %q after the failed build, want the old run", url, body)
 	}
-	out, _ := callOK[SearchOutput](t, cs, "search_build_log", map[string]any{"process": "rust", "pattern": `^error\[E`})
+	out, _ := callOK[api.SearchOutput](t, cs, "search_build_log", map[string]any{"process": "rust", "pattern": `^error\[E`})
 	if out.Matches == 0 {
 		t.Errorf("the build log has no error[E line")
 	}

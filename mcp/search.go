@@ -9,6 +9,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"bpm/actors"
+	"bpm/api"
 )
 
 // What one search call returns at most; the rest is left out and the text
@@ -24,7 +25,7 @@ const (
 // textSize is how many bytes line l takes in the text: time, stream, number,
 // marker, the text and the newline.
 func textSize(l actors.Line) int {
-	n := len(clockLayout) + 1 + len(strconv.Itoa(l.N)) + 2 + len(l.Text) + 1
+	n := len(api.ClockLayout) + 1 + len(strconv.Itoa(l.N)) + 2 + len(l.Text) + 1
 	if l.Stream == actors.Stderr {
 		n += 2
 	}
@@ -64,17 +65,17 @@ func (s *server) addSearchTools(srv *sdk.Server) {
 	}, s.searchHandler(actors.KindBuild))
 }
 
-func (s *server) searchHandler(kind actors.LogKind) toolFunc[searchInput, SearchOutput] {
-	return func(ctx context.Context, req *sdk.CallToolRequest, in searchInput) (string, SearchOutput, error) {
+func (s *server) searchHandler(kind actors.LogKind) toolFunc[searchInput, api.SearchOutput] {
+	return func(ctx context.Context, req *sdk.CallToolRequest, in searchInput) (string, api.SearchOutput, error) {
 		s.readActivity(req)
 		if kind == actors.KindBuild {
 			if err := s.noBuildStep(s.resolve(in.Process)); err != nil {
-				return "", SearchOutput{}, err
+				return "", api.SearchOutput{}, err
 			}
 		}
 		q, err := s.searchQuery(ctx, kind, in)
 		if err != nil {
-			return "", SearchOutput{}, err
+			return "", api.SearchOutput{}, err
 		}
 		r, err := ask[actors.SearchReply](ctx, s, actors.LogSearchRequest{Process: in.Process, SearchRequest: q}, s.timeout)
 		if err == nil && r.Err != nil && r.Runs == 0 && r.Process != "" && kind == actors.KindRun {
@@ -84,7 +85,7 @@ func (s *server) searchHandler(kind actors.LogKind) toolFunc[searchInput, Search
 			err = r.Err
 		}
 		if err != nil {
-			return "", SearchOutput{}, err
+			return "", api.SearchOutput{}, err
 		}
 		out := searchResult(r.Process, q, r)
 		return searchText(q, out), out, nil
@@ -141,12 +142,12 @@ func (s *server) since(ctx context.Context, in searchInput) (time.Time, error) {
 
 // searchResult turns a reply into the tool's structured output, applying
 // the byte cap: the first lines with head, else the newest.
-func searchResult(name string, q actors.SearchRequest, r actors.SearchReply) SearchOutput {
+func searchResult(name string, q actors.SearchRequest, r actors.SearchReply) api.SearchOutput {
 	lines, truncated := capLines(r.Lines, q.Tail > 0)
-	out := SearchOutput{
+	out := api.SearchOutput{
 		Process: name,
 		Kind:    q.Kind.String(),
-		Run: RunOut{
+		Run: api.RunOut{
 			Index:      r.Run.Index - r.Runs,
 			PID:        r.Run.PID,
 			StartedAt:  r.Run.StartedAt.UTC(),
@@ -157,10 +158,10 @@ func searchResult(name string, q actors.SearchRequest, r actors.SearchReply) Sea
 		AtLeast:   r.MatchesAtLeast,
 		Selected:  r.Selected,
 		Truncated: truncated || r.Selected > len(r.Lines),
-		Lines:     make([]LineOut, len(lines)),
+		Lines:     make([]api.LineOut, len(lines)),
 	}
 	for i, l := range lines {
-		out.Lines[i] = LineOut{N: l.N, Clock: l.Time.UTC().Format(clockLayout), Stderr: l.Stream == actors.Stderr,
+		out.Lines[i] = api.LineOut{N: l.N, Clock: l.Time.UTC().Format(api.ClockLayout), Stderr: l.Stream == actors.Stderr,
 			Match: l.Match, Text: l.Text}
 	}
 	return out

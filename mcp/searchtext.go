@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"bpm/actors"
+	"bpm/api"
 )
 
 // searchText is the text content: a header line, the lines as
 // "HH:MM:SS.mmm [E] N: text" (" * " for a match, "--" between groups), and
 // a note when lines were left out.
-func searchText(q actors.SearchRequest, out SearchOutput) string {
+func searchText(q actors.SearchRequest, out api.SearchOutput) string {
 	var b strings.Builder
 	b.Grow(len(out.Lines) * 48)
 	b.WriteString(searchHeader(q, out))
@@ -31,7 +32,7 @@ func searchText(q actors.SearchRequest, out SearchOutput) string {
 }
 
 // writeLine writes one line as the text shows it.
-func writeLine(b *strings.Builder, l LineOut) {
+func writeLine(b *strings.Builder, l api.LineOut) {
 	b.WriteString(l.Clock)
 	b.WriteByte(' ')
 	if l.Stderr {
@@ -48,7 +49,7 @@ func writeLine(b *strings.Builder, l LineOut) {
 }
 
 // searchHeader names the run and says what was selected and shown.
-func searchHeader(q actors.SearchRequest, out SearchOutput) string {
+func searchHeader(q actors.SearchRequest, out api.SearchOutput) string {
 	head := fmt.Sprintf("%s %s %d (pid %d, started %s, %s)", out.Process, out.Kind, out.Run.Index,
 		out.Run.PID, out.Run.StartedAt.Format(time.RFC3339), plural(out.Run.TotalLines, "line", "lines"))
 	var filters []string

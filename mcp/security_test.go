@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"bpm/api"
 	"bpm/testkit"
 )
 
@@ -134,7 +135,7 @@ func TestBearerTokenIsRequiredWhenConfigured(t *testing.T) {
 	if err != nil {
 		t.Fatalf("connect with the token: %v", err)
 	}
-	if out, _ := callOK[StatusOutput](t, cs, "get_status", nil); len(out.Processes) != 1 {
+	if out, _ := callOK[api.StatusOutput](t, cs, "get_status", nil); len(out.Processes) != 1 {
 		t.Errorf("get_status with the token: %+v", out)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"bpm/actors"
+	"bpm/api"
 )
 
 // Path is where the MCP endpoint is served.
@@ -168,10 +169,6 @@ func Listen(host string, port int) (net.Listener, error) {
 	return l, nil
 }
 
-// ConsoleClientName is the client name bpm's own console (bpm tui)
-// announces; its read-only polling is not activity.
-const ConsoleClientName = "bpm-tui"
-
 // activity tells the mode clock a tool was called, so dev mode lasts.
 func (s *server) activity() {
 	s.root.Send(s.supervisor, actors.ActivityRequest{})
@@ -182,7 +179,7 @@ func (s *server) activity() {
 // and would otherwise keep dev mode alive for as long as it is open.
 func (s *server) readActivity(req *sdk.CallToolRequest) {
 	if req != nil && req.Session != nil {
-		if p := req.Session.InitializeParams(); p != nil && p.ClientInfo != nil && p.ClientInfo.Name == ConsoleClientName {
+		if p := req.Session.InitializeParams(); p != nil && p.ClientInfo != nil && p.ClientInfo.Name == api.ConsoleClientName {
 			return
 		}
 	}

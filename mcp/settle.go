@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"bpm/actors"
+	"bpm/api"
 )
 
 // settleLines is how many lines of the new run restart returns: its first
@@ -17,8 +18,8 @@ const settleLines = 10
 // settle watches the run a restart started for the settle window. A crash
 // in it is an error carrying the run's last lines and when bpm retries;
 // otherwise the result carries the run's first lines.
-func (s *server) settle(ctx context.Context, r actors.RestartReply) (string, RestartOutput, error) {
-	out := RestartOutput{Process: r.Process, PID: r.PID, Mode: r.Mode, BuildSeconds: roundMilli(r.BuildSeconds)}
+func (s *server) settle(ctx context.Context, r actors.RestartReply) (string, api.RestartOutput, error) {
+	out := api.RestartOutput{Process: r.Process, PID: r.PID, Mode: r.Mode, BuildSeconds: roundMilli(r.BuildSeconds)}
 	swapped := time.Now()
 	if s.settleFor > 0 {
 		crash, err := s.watch(ctx, r, swapped)
@@ -98,7 +99,7 @@ func (s *server) crashedAfterRestart(ctx context.Context, r actors.RestartReply,
 }
 
 // runLines is lines of the process's newest run, as q's head or tail selects.
-func (s *server) runLines(ctx context.Context, name string, q actors.SearchRequest) []LineOut {
+func (s *server) runLines(ctx context.Context, name string, q actors.SearchRequest) []api.LineOut {
 	q.Kind, q.Index = actors.KindRun, -1
 	r, err := ask[actors.SearchReply](ctx, s, actors.LogSearchRequest{Process: name, SearchRequest: q}, s.timeout)
 	if err != nil || r.Err != nil {
@@ -109,7 +110,7 @@ func (s *server) runLines(ctx context.Context, name string, q actors.SearchReque
 
 // restartBegun answers a restart with wait false: the request is on its
 // way to the process actor, whose build and swap go on without the caller.
-func (s *server) restartBegun(ctx context.Context, in restartInput, began time.Time) (string, RestartOutput, error) {
+func (s *server) restartBegun(ctx context.Context, in restartInput, began time.Time) (string, api.RestartOutput, error) {
 	name := s.resolve(in.Process)
 	if _, ok := s.set().hasBuild[name]; !ok {
 		// Let the supervisor say what is valid.
@@ -117,10 +118,10 @@ func (s *server) restartBegun(ctx context.Context, in restartInput, began time.T
 		if err == nil {
 			err = r.Err
 		}
-		return "", RestartOutput{}, cmpErr(err, fmt.Errorf("unknown process %q", in.Process))
+		return "", api.RestartOutput{}, cmpErr(err, fmt.Errorf("unknown process %q", in.Process))
 	}
 	s.buildBegun(ctx, name, began)
-	out := RestartOutput{Process: name, Mode: "dev", Pending: true}
+	out := api.RestartOutput{Process: name, Mode: "dev", Pending: true}
 	what := "its dev build runs now while the old run keeps serving"
 	if !s.set().hasBuild[name] {
 		what = "it is being restarted in dev mode"

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"bpm/api"
 	"bpm/testkit"
 )
 
@@ -14,7 +15,7 @@ func TestRestartWatchesTheNewRun(t *testing.T) {
 	cs := b.session(nil)
 
 	t.Run("a run that stays up: its first lines", func(t *testing.T) {
-		out, txt := callOK[RestartOutput](t, cs, "restart", map[string]any{"process": "steady"})
+		out, txt := callOK[api.RestartOutput](t, cs, "restart", map[string]any{"process": "steady"})
 		if out.UpSeconds < 3 || len(out.FirstLines) != 1 || out.FirstLines[0].Text != "steady" {
 			t.Errorf("out %+v", out)
 		}
@@ -43,7 +44,7 @@ build = ["sh", "-c", "sleep 2; echo built"]
 	first := b.waitRunning("app", "^up ", 30*time.Second)
 	cs := b.session(nil)
 	began := time.Now()
-	out, txt := callOK[RestartOutput](t, cs, "restart", map[string]any{"wait": false})
+	out, txt := callOK[api.RestartOutput](t, cs, "restart", map[string]any{"wait": false})
 	if took := time.Since(began); took > time.Second || !out.Pending || out.PID != 0 {
 		t.Fatalf("wait false took %v: %+v", took, out)
 	}
@@ -51,7 +52,7 @@ build = ["sh", "-c", "sleep 2; echo built"]
 		t.Errorf("text %q", txt)
 	}
 	// The old run serves while the build runs: it is not what running waits for.
-	w, _ := callOK[WaitOutput](t, cs, "wait_for", map[string]any{"state": "running", "timeout_seconds": 30})
+	w, _ := callOK[api.WaitOutput](t, cs, "wait_for", map[string]any{"state": "running", "timeout_seconds": 30})
 	if !w.Reached || w.PID == first.PID || w.Waited < 1 {
 		t.Errorf("wait_for running after restart: %+v (old pid %d)", w, first.PID)
 	}

@@ -11,56 +11,13 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"bpm/actors"
-	"bpm/config"
+	"bpm/api"
 )
 
 // statusEvents is how many of a process's latest events get_status returns.
 const statusEvents = 20
 
 type statusInput struct{}
-
-// StatusOutput is the structured result of get_status.
-type StatusOutput struct {
-	Mode            config.Mode     `json:"mode" jsonschema:"dev or release"`
-	ModeSince       time.Time       `json:"mode_since"`
-	ReleaseSwitchAt *time.Time      `json:"release_switch_at" jsonschema:"when bpm goes back to release mode without further tool calls; null in release mode"`
-	Processes       []ProcessStatus `json:"processes"`
-}
-
-// ProcessStatus is one process in a StatusOutput.
-type ProcessStatus struct {
-	Name          string      `json:"name"`
-	Type          string      `json:"type" jsonschema:"rust, npm, go or command"`
-	State         string      `json:"state" jsonschema:"building, starting, running, stopping, stopped, backoff, crashed, build_failed, waiting (for a dependency) or crash_loop"`
-	PID           int         `json:"pid" jsonschema:"pid of the current run; 0 without one"`
-	UptimeSeconds float64     `json:"uptime_seconds"`
-	Restarts      int         `json:"restarts"`
-	Crashes       int         `json:"crashes"`
-	LastExit      string      `json:"last_exit"`
-	NextRestartAt *time.Time  `json:"next_restart_at" jsonschema:"when a crashed process is started again; null unless a restart is pending"`
-	Build         BuildStatus `json:"build"`
-	Events        []Event     `json:"events" jsonschema:"the latest events, oldest first"`
-	LastStderr    []string    `json:"last_stderr,omitempty" jsonschema:"when crashed, in backoff or its build failed: the last stderr lines of that run or build"`
-	Held          bool        `json:"held,omitempty" jsonschema:"true when stopped by the stop tool: it stays down until start or restart"`
-	WaitingFor    []string    `json:"waiting_for,omitempty" jsonschema:"dependencies that are not ready"`
-	CrashLoop     string      `json:"crash_loop,omitempty" jsonschema:"in a crash loop: its first error line"`
-}
-
-// BuildStatus is a process's latest build.
-type BuildStatus struct {
-	State     string      `json:"state" jsonschema:"running, ok, failed, none for a process without a build step, or empty when never built"`
-	Mode      config.Mode `json:"mode"`
-	StartedAt *time.Time  `json:"started_at"`
-	Seconds   float64     `json:"seconds"`
-	Error     string      `json:"error"`
-}
-
-// Event is one entry of a process's recent history.
-type Event struct {
-	Time    time.Time `json:"time"`
-	Kind    string    `json:"kind"`
-	Message string    `json:"message"`
-}
 
 func (s *server) addStatusTool(srv *sdk.Server) {
 	addTool(s, srv, &sdk.Tool{
@@ -71,14 +28,14 @@ func (s *server) addStatusTool(srv *sdk.Server) {
 	}, s.status)
 }
 
-func (s *server) status(ctx context.Context, req *sdk.CallToolRequest, _ statusInput) (string, StatusOutput, error) {
+func (s *server) status(ctx context.Context, req *sdk.CallToolRequest, _ statusInput) (string, api.StatusOutput, error) {
 	s.readActivity(req)
 	st, err := ask[actors.StatusReply](ctx, s, actors.StatusRequest{}, s.timeout)
 	if err == nil {
 		err = st.Err
 	}
 	if err != nil {
-		return "", StatusOutput{}, err
+		return "", api.StatusOutput{}, err
 	}
 	out := statusResult(st, time.Now())
 	for i := range out.Processes {
@@ -87,33 +44,33 @@ func (s *server) status(ctx context.Context, req *sdk.CallToolRequest, _ statusI
 	return statusText(out), out, nil
 }
 
-func statusResult(st actors.StatusReply, now time.Time) StatusOutput {
-	out := StatusOutput{
+func statusResult(st actors.StatusReply, now time.Time) api.StatusOutput {
+	out := api.StatusOutput{
 		Mode:            st.Mode,
 		ModeSince:       st.ModeSince.UTC(),
 		ReleaseSwitchAt: utc(st.ReleaseSwitchAt),
-		Processes:       make([]ProcessStatus, len(st.Processes)),
+		Processes:       make([]api.ProcessStatus, len(st.Processes)),
 	}
 	for i, p := range st.Processes {
-		ps := ProcessStatus{
+		ps := api.ProcessStatus{
 			Name: p.Name, Type: p.Type, State: p.State, PID: p.PID,
 			Restarts: p.Restarts, Crashes: p.Crashes, LastExit: p.LastExit,
 			NextRestartAt: utc(p.NextRestartAt),
-			Build: BuildStatus{
+			Build: api.BuildStatus{
 				State: p.Build.State, Mode: p.Build.Mode, StartedAt: utc(p.Build.StartedAt),
 				Seconds: roundMilli(p.Build.Seconds), Error: p.Build.Error,
 			},
-			Events: []Event{},
+			Events: []api.Event{},
 			Held:   p.Held, WaitingFor: p.WaitingFor, CrashLoop: p.CrashLoop,
 		}
 		if !p.HasBuild {
-			ps.Build = BuildStatus{State: "none"}
+			ps.Build = api.BuildStatus{State: "none"}
 		}
 		if p.PID != 0 && !p.StartedAt.IsZero() {
 			ps.UptimeSeconds = seconds(max(0, now.Sub(p.StartedAt)))
 		}
 		for _, e := range p.Events[max(0, len(p.Events)-statusEvents):] {
-			ps.Events = append(ps.Events, Event{Time: e.Time.UTC(), Kind: e.Kind, Message: e.Message})
+			ps.Events = append(ps.Events, api.Event{Time: e.Time.UTC(), Kind: e.Kind, Message: e.Message})
 		}
 		out.Processes[i] = ps
 	}
@@ -121,7 +78,7 @@ func statusResult(st actors.StatusReply, now time.Time) StatusOutput {
 }
 
 // statusText renders the status as a mode line and a table.
-func statusText(out StatusOutput) string {
+func statusText(out api.StatusOutput) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "mode %s since %s", out.Mode, out.ModeSince.Format(time.RFC3339))
 	if out.ReleaseSwitchAt != nil {
@@ -151,10 +108,10 @@ const textEvents = 3
 
 // processNotes writes what the table has no room for: a process's latest
 // events, when it is started again, why its build failed, its last stderr.
-func processNotes(b *strings.Builder, p ProcessStatus) {
+func processNotes(b *strings.Builder, p api.ProcessStatus) {
 	fmt.Fprintf(b, "\n%s:\n", p.Name)
 	for _, e := range p.Events[max(0, len(p.Events)-textEvents):] {
-		fmt.Fprintf(b, "  %s %s: %s\n", e.Time.Format(clockLayout), e.Kind, e.Message)
+		fmt.Fprintf(b, "  %s %s: %s\n", e.Time.Format(api.ClockLayout), e.Kind, e.Message)
 	}
 	if p.Held {
 		b.WriteString("  stopped by request: it stays down until start or restart\n")
@@ -184,7 +141,7 @@ const stderrLines = 3
 
 // lastStderr is the last stderr lines of the run that crashed (or the build
 // that failed) when p is in trouble; nil otherwise.
-func (s *server) lastStderr(ctx context.Context, p ProcessStatus) []string {
+func (s *server) lastStderr(ctx context.Context, p api.ProcessStatus) []string {
 	kind := actors.KindRun
 	switch {
 	case p.State == actors.StateBuildFailed:
@@ -205,7 +162,7 @@ func (s *server) lastStderr(ctx context.Context, p ProcessStatus) []string {
 	return lines
 }
 
-func buildText(b BuildStatus) string {
+func buildText(b api.BuildStatus) string {
 	switch b.State {
 	case "":
 		return "-"

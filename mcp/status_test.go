@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"bpm/actors"
+	"bpm/api"
 	"bpm/testkit"
 )
 
@@ -31,7 +32,7 @@ func TestStatusTextShowsEventsAndTheStderrOfACrash(t *testing.T) {
 		return b.proc("crasher").State == actors.StateBackoff
 	})
 	cs := b.session(nil)
-	out, txt := callOK[StatusOutput](t, cs, "get_status", nil)
+	out, txt := callOK[api.StatusOutput](t, cs, "get_status", nil)
 	c := out.Processes[0]
 	want := []string{"panic: boom", "goroutine 1 [running]:", "main.main()"}
 	if !slices.Equal(c.LastStderr, want) || out.Processes[1].LastStderr != nil {

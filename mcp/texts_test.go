@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"bpm/actors"
+	"bpm/api"
 	"bpm/testkit"
 )
 
@@ -39,7 +40,7 @@ build = ["sh", "-c", "echo 'error: syntax error near line 3' >&2; exit 1"]
 		!strings.Contains(txt, "build failed (build broken failed (exit code 1)") || !strings.Contains(txt, "search_build_log") {
 		t.Errorf("search_logs of broken: %q, want why, pointing at search_build_log", txt)
 	}
-	st, txt := callOK[StatusOutput](t, cs, "get_status", nil)
+	st, txt := callOK[api.StatusOutput](t, cs, "get_status", nil)
 	plain := st.Processes[0]
 	if plain.Build.State != "none" {
 		t.Errorf("plain build %+v, want state none", plain.Build)
@@ -52,7 +53,7 @@ build = ["sh", "-c", "echo 'error: syntax error near line 3' >&2; exit 1"]
 	if strings.Contains(txt, "ok (release") {
 		t.Errorf("status text shows a build for plain:\n%s", txt)
 	}
-	_, txt = callOK[RestartOutput](t, cs, "restart", map[string]any{"process": "plain"})
+	_, txt = callOK[api.RestartOutput](t, cs, "restart", map[string]any{"process": "plain"})
 	if !strings.Contains(txt, "(no build step)") || strings.Contains(txt, "build in") {
 		t.Errorf("restart text %q, want no build wording", txt)
 	}

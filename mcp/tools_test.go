@@ -12,6 +12,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"bpm/actors"
+	"bpm/api"
 	"bpm/testkit"
 )
 
@@ -35,7 +36,7 @@ func TestSearchLogsAndStatusOnCommandProcesses(t *testing.T) {
 	cs := b.session(nil)
 
 	t.Run("match with context, grep -C text and structured lines", func(t *testing.T) {
-		out, txt := callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "web", "pattern": "^line 3$", "context_lines": 1})
+		out, txt := callOK[api.SearchOutput](t, cs, "search_logs", map[string]any{"process": "web", "pattern": "^line 3$", "context_lines": 1})
 		header := fmt.Sprintf("web run -1 (pid %d, started %s, 8 lines): 1 match, 3 shown\n",
 			web.PID, web.StartedAt.UTC().Format(time.RFC3339))
 		if !strings.HasPrefix(txt, header) {
@@ -62,37 +63,37 @@ func TestSearchLogsAndStatusOnCommandProcesses(t *testing.T) {
 		}
 	})
 	t.Run("groups are separated by --", func(t *testing.T) {
-		_, txt := callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "web", "pattern": "^line [15]$"})
+		_, txt := callOK[api.SearchOutput](t, cs, "search_logs", map[string]any{"process": "web", "pattern": "^line [15]$"})
 		if !strings.Contains(txt, " * line 1\n--\n") || !strings.Contains(txt, " * line 5\n") {
 			t.Errorf("want two groups separated by --:\n%s", txt)
 		}
 	})
 	t.Run("stderr lines are marked", func(t *testing.T) {
-		out, txt := callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "web", "pattern": "^two$"})
+		out, txt := callOK[api.SearchOutput](t, cs, "search_logs", map[string]any{"process": "web", "pattern": "^two$"})
 		if len(out.Lines) != 1 || !out.Lines[0].Stderr || !strings.Contains(txt, " E 8 * two\n") {
 			t.Errorf("lines = %+v, want one stderr line marked E:\n%s", out.Lines, txt)
 		}
 	})
 	t.Run("stream and since", func(t *testing.T) {
-		out, txt := callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "web", "stream": "stderr"})
+		out, txt := callOK[api.SearchOutput](t, cs, "search_logs", map[string]any{"process": "web", "stream": "stderr"})
 		if got := texts(out.Lines); !slices.Equal(got, []string{"two"}) || !strings.Contains(firstLine(txt), " stderr: all 1 shown") {
 			t.Errorf("stderr = %q, header %q", got, firstLine(txt))
 		}
-		out, _ = callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "web", "since": "restart", "pattern": "^line"})
+		out, _ = callOK[api.SearchOutput](t, cs, "search_logs", map[string]any{"process": "web", "since": "restart", "pattern": "^line"})
 		if out.Matches != 5 {
 			t.Errorf("since restart: %d matches, want 5", out.Matches)
 		}
 		later := time.Now().Add(time.Minute).UTC().Format(time.RFC3339)
-		if out, _ = callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "web", "since": later}); len(out.Lines) != 0 {
+		if out, _ = callOK[api.SearchOutput](t, cs, "search_logs", map[string]any{"process": "web", "since": later}); len(out.Lines) != 0 {
 			t.Errorf("since a minute from now: %q", texts(out.Lines))
 		}
 	})
 	t.Run("tail and head", func(t *testing.T) {
-		out, _ := callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "web", "tail": 2, "head": 5})
+		out, _ := callOK[api.SearchOutput](t, cs, "search_logs", map[string]any{"process": "web", "tail": 2, "head": 5})
 		if got := texts(out.Lines); !slices.Equal(got, []string{"done", "two"}) {
 			t.Errorf("tail 2 = %q", got)
 		}
-		out, txt := callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "worker", "head": 1, "index": 0})
+		out, txt := callOK[api.SearchOutput](t, cs, "search_logs", map[string]any{"process": "worker", "head": 1, "index": 0})
 		if got := texts(out.Lines); !slices.Equal(got, []string{"working"}) || out.Run.Index != -1 {
 			t.Errorf("head 1 of index 0 = %q (run %+v)", got, out.Run)
 		}
@@ -101,7 +102,7 @@ func TestSearchLogsAndStatusOnCommandProcesses(t *testing.T) {
 		}
 	})
 	t.Run("get_status", func(t *testing.T) {
-		out, txt := callOK[StatusOutput](t, cs, "get_status", nil)
+		out, txt := callOK[api.StatusOutput](t, cs, "get_status", nil)
 		if out.Mode != "release" || out.ReleaseSwitchAt != nil || out.ModeSince.IsZero() {
 			t.Errorf("mode %q since %v switch %v, want release, null", out.Mode, out.ModeSince, out.ReleaseSwitchAt)
 		}
@@ -194,7 +195,7 @@ func TestBadInputIsAToolErrorSayingWhatIsValid(t *testing.T) {
 		})
 	}
 	// The session and the server are still fine.
-	if out, _ := callOK[StatusOutput](t, cs, "get_status", map[string]any{}); len(out.Processes) != 2 {
+	if out, _ := callOK[api.StatusOutput](t, cs, "get_status", map[string]any{}); len(out.Processes) != 2 {
 		t.Errorf("status after bad input: %+v", out)
 	}
 }
@@ -208,11 +209,11 @@ command = ["sh", "-c", "echo started $$; sleep 1000"]
 	first := b.waitRunning("app", "^started ", 20*time.Second)
 	cs := b.session(nil)
 
-	_, txt := callOK[SearchOutput](t, cs, "search_logs", map[string]any{"pattern": "started"})
+	_, txt := callOK[api.SearchOutput](t, cs, "search_logs", map[string]any{"pattern": "started"})
 	if !strings.HasPrefix(txt, fmt.Sprintf("app run -1 (pid %d, ", first.PID)) {
 		t.Errorf("header %q, want app run -1 with pid %d", firstLine(txt), first.PID)
 	}
-	r, txt := callOK[RestartOutput](t, cs, "restart", map[string]any{})
+	r, txt := callOK[api.RestartOutput](t, cs, "restart", map[string]any{})
 	if r.Process != "app" || r.Mode != "dev" || r.PID == 0 || r.PID == first.PID {
 		t.Fatalf("restart = %+v, want app in dev with a new pid (old %d)", r, first.PID)
 	}
@@ -220,13 +221,13 @@ command = ["sh", "-c", "echo started $$; sleep 1000"]
 		t.Errorf("restart text %q lacks the new pid", txt)
 	}
 	b.waitRunning("app", fmt.Sprintf("^started %d$", r.PID), 10*time.Second)
-	prev, _ := callOK[SearchOutput](t, cs, "search_logs", map[string]any{"pattern": "^started", "index": -2})
+	prev, _ := callOK[api.SearchOutput](t, cs, "search_logs", map[string]any{"pattern": "^started", "index": -2})
 	if prev.Run.PID != first.PID || prev.Run.Index != -2 || prev.RunsKept != 2 || len(prev.Lines) != 1 ||
 		prev.Lines[0].Text != fmt.Sprintf("started %d", first.PID) {
 		t.Errorf("index -2 = %+v, want the first run (pid %d)", prev, first.PID)
 	}
-	oldest, _ := callOK[SearchOutput](t, cs, "search_logs", map[string]any{"index": 0})
-	newest, _ := callOK[SearchOutput](t, cs, "search_logs", map[string]any{})
+	oldest, _ := callOK[api.SearchOutput](t, cs, "search_logs", map[string]any{"index": 0})
+	newest, _ := callOK[api.SearchOutput](t, cs, "search_logs", map[string]any{})
 	if oldest.Run.PID != first.PID || newest.Run.PID != r.PID {
 		t.Errorf("index 0 pid %d, default index pid %d; want %d and %d", oldest.Run.PID, newest.Run.PID, first.PID, r.PID)
 	}
@@ -253,7 +254,7 @@ build = ["sh", "-c", "echo compiling; sleep 1; echo built"]
 	}
 
 	began := time.Now()
-	callOK[RestartOutput](t, cs, "restart", map[string]any{"process": "app"})
+	callOK[api.RestartOutput](t, cs, "restart", map[string]any{"process": "app"})
 	after := mode()
 	if after.Mode != "dev" {
 		t.Fatalf("mode %q after restart, want dev", after.Mode)
@@ -262,7 +263,7 @@ build = ["sh", "-c", "echo compiling; sleep 1; echo built"]
 	if last := after.ReleaseSwitchAt.Add(-time.Hour); last.Sub(began) < time.Second {
 		t.Errorf("last activity %v after the call began, want >= 1s (the end of the build)", last.Sub(began))
 	}
-	st, _ := callOK[StatusOutput](t, cs, "get_status", nil)
+	st, _ := callOK[api.StatusOutput](t, cs, "get_status", nil)
 	if st.Mode != "dev" || st.ReleaseSwitchAt == nil {
 		t.Errorf("get_status mode %q switch %v, want dev and a time", st.Mode, st.ReleaseSwitchAt)
 	}
@@ -289,7 +290,7 @@ build = ["sh", "-c", "echo compiling; sleep 1; echo built"]
 	}
 }
 
-func texts(lines []LineOut) []string {
+func texts(lines []api.LineOut) []string {
 	var out []string
 	for _, l := range lines {
 		out = append(out, l.Text)
@@ -308,7 +309,7 @@ type = "command"
 command = ["sleep", "1000"]
 `), Options{})
 	b.waitRunning("app", "", 20*time.Second)
-	client := sdk.NewClient(&sdk.Implementation{Name: ConsoleClientName, Version: "0"}, nil)
+	client := sdk.NewClient(&sdk.Implementation{Name: api.ConsoleClientName, Version: "0"}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cs, err := client.Connect(ctx, &sdk.StreamableClientTransport{Endpoint: b.url, MaxRetries: -1}, nil)
@@ -324,15 +325,15 @@ command = ["sleep", "1000"]
 		}
 		return m.ReleaseSwitchAt
 	}
-	callOK[RestartOutput](t, cs, "restart", map[string]any{"process": "app"})
+	callOK[api.RestartOutput](t, cs, "restart", map[string]any{"process": "app"})
 	before := switchAt()
 	testkit.WaitFor(t, time.Second, "the clock to move", func() bool { return time.Since(before.Add(-time.Hour)) > 5*time.Millisecond })
-	callOK[StatusOutput](t, cs, "get_status", nil)
-	callOK[SearchOutput](t, cs, "search_logs", map[string]any{"process": "app"})
+	callOK[api.StatusOutput](t, cs, "get_status", nil)
+	callOK[api.SearchOutput](t, cs, "search_logs", map[string]any{"process": "app"})
 	if now := switchAt(); !now.Equal(before) {
 		t.Errorf("the console's reads moved the release switch from %v to %v", before, now)
 	}
-	callOK[RestartOutput](t, cs, "restart", map[string]any{"process": "app"})
+	callOK[api.RestartOutput](t, cs, "restart", map[string]any{"process": "app"})
 	if now := switchAt(); !now.After(before) {
 		t.Errorf("the console's restart did not count as activity: switch still %v", now)
 	}

@@ -10,6 +10,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"bpm/actors"
+	"bpm/api"
 )
 
 // waitPoll is how often wait_for looks at the process again.
@@ -29,18 +30,6 @@ type waitInput struct {
 	TimeoutSeconds int    `json:"timeout_seconds,omitempty" range:"1,600" jsonschema:"give up after this many seconds (1 to 600, default 30)"`
 }
 
-// WaitOutput is the structured result of wait_for.
-type WaitOutput struct {
-	Process string    `json:"process"`
-	Reached bool      `json:"reached" jsonschema:"true when the state or a matching line came; false on a timeout or when the process crashed or failed to build meanwhile"`
-	Why     string    `json:"why" jsonschema:"state, match, crashed, build_failed or timeout"`
-	State   string    `json:"state" jsonschema:"the process's state at the end"`
-	PID     int       `json:"pid"`
-	Waited  float64   `json:"waited_seconds"`
-	Line    *LineOut  `json:"line,omitempty" jsonschema:"the matching line"`
-	Lines   []LineOut `json:"lines,omitempty" jsonschema:"when not reached: the newest lines of the run"`
-}
-
 func (s *server) addWaitTool(srv *sdk.Server) {
 	addTool(s, srv, &sdk.Tool{
 		Name:  "wait_for",
@@ -52,13 +41,13 @@ func (s *server) addWaitTool(srv *sdk.Server) {
 	}, s.waitFor)
 }
 
-func (s *server) waitFor(ctx context.Context, req *sdk.CallToolRequest, in waitInput) (string, WaitOutput, error) {
+func (s *server) waitFor(ctx context.Context, req *sdk.CallToolRequest, in waitInput) (string, api.WaitOutput, error) {
 	s.readActivity(req)
 	if in.State == "" && in.Pattern == "" {
-		return "", WaitOutput{}, fmt.Errorf("give state (one of %s) or pattern, or both", strings.Join(states, ", "))
+		return "", api.WaitOutput{}, fmt.Errorf("give state (one of %s) or pattern, or both", strings.Join(states, ", "))
 	}
 	if in.State != "" && !slices.Contains(states, in.State) {
-		return "", WaitOutput{}, fmt.Errorf("state %q is not valid; valid: %s", in.State, strings.Join(states, ", "))
+		return "", api.WaitOutput{}, fmt.Errorf("state %q is not valid; valid: %s", in.State, strings.Join(states, ", "))
 	}
 	timeout := 30 * time.Second
 	if in.TimeoutSeconds > 0 {
@@ -67,7 +56,7 @@ func (s *server) waitFor(ctx context.Context, req *sdk.CallToolRequest, in waitI
 	w := &waiter{s: s, in: in, began: time.Now()}
 	out, err := w.run(ctx, timeout)
 	if err != nil {
-		return "", WaitOutput{}, err
+		return "", api.WaitOutput{}, err
 	}
 	return waitText(in, out), out, nil
 }
@@ -79,7 +68,7 @@ type waiter struct {
 	began time.Time
 }
 
-func (w *waiter) run(ctx context.Context, timeout time.Duration) (WaitOutput, error) {
+func (w *waiter) run(ctx context.Context, timeout time.Duration) (api.WaitOutput, error) {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(waitPoll)
@@ -91,7 +80,7 @@ func (w *waiter) run(ctx context.Context, timeout time.Duration) (WaitOutput, er
 		}
 		select {
 		case <-ctx.Done():
-			return WaitOutput{}, fmt.Errorf("wait_for cancelled: %w", ctx.Err())
+			return api.WaitOutput{}, fmt.Errorf("wait_for cancelled: %w", ctx.Err())
 		case <-deadline.C:
 			out.Why, out.Waited = "timeout", seconds(time.Since(w.began))
 			out.Lines = w.lastLines(ctx, out.Process)
@@ -103,11 +92,11 @@ func (w *waiter) run(ctx context.Context, timeout time.Duration) (WaitOutput, er
 
 // check looks once: done when the state or a matching line came, or the
 // process crashed or failed to build since the call began.
-func (w *waiter) check(ctx context.Context) (WaitOutput, bool, error) {
+func (w *waiter) check(ctx context.Context) (api.WaitOutput, bool, error) {
 	name := w.s.resolve(w.in.Process)
 	st, err := ask[actors.StatusReply](ctx, w.s, actors.StatusRequest{}, w.s.timeout)
 	if err != nil {
-		return WaitOutput{}, false, err
+		return api.WaitOutput{}, false, err
 	}
 	i := slices.IndexFunc(st.Processes, func(p actors.ProcessStatus) bool { return p.Name == name })
 	if i < 0 {
@@ -116,10 +105,10 @@ func (w *waiter) check(ctx context.Context) (WaitOutput, bool, error) {
 		if err == nil {
 			err = r.Err
 		}
-		return WaitOutput{}, false, cmpErr(err, fmt.Errorf("unknown process %q; known: %s", w.in.Process, strings.Join(w.s.set().names, ", ")))
+		return api.WaitOutput{}, false, cmpErr(err, fmt.Errorf("unknown process %q; known: %s", w.in.Process, strings.Join(w.s.set().names, ", ")))
 	}
 	p := st.Processes[i]
-	out := WaitOutput{Process: p.Name, State: p.State, PID: p.PID, Waited: seconds(time.Since(w.began))}
+	out := api.WaitOutput{Process: p.Name, State: p.State, PID: p.PID, Waited: seconds(time.Since(w.began))}
 	if w.in.State != "" && p.State == w.in.State && !(p.State == actors.StateRunning && p.Build.State == "running") {
 		out.Reached, out.Why = true, "state"
 		return out, true, nil
@@ -163,7 +152,7 @@ func (w *waiter) failure(p actors.ProcessStatus) string {
 
 // match returns the first line of the newest run written since the call
 // that matches the pattern, or nil.
-func (w *waiter) match(ctx context.Context, name string) (*LineOut, error) {
+func (w *waiter) match(ctx context.Context, name string) (*api.LineOut, error) {
 	q := actors.SearchRequest{Kind: actors.KindRun, Index: -1, Pattern: w.in.Pattern, Head: 1, Since: w.began}
 	r, err := ask[actors.SearchReply](ctx, w.s, actors.LogSearchRequest{Process: name, SearchRequest: q}, w.s.timeout)
 	if err == nil && r.Err != nil && r.Runs > 0 {
@@ -177,7 +166,7 @@ func (w *waiter) match(ctx context.Context, name string) (*LineOut, error) {
 }
 
 // lastLines is the newest lines of the process's newest run.
-func (w *waiter) lastLines(ctx context.Context, name string) []LineOut {
+func (w *waiter) lastLines(ctx context.Context, name string) []api.LineOut {
 	q := actors.SearchRequest{Kind: actors.KindRun, Index: -1, Tail: waitLines}
 	r, err := ask[actors.SearchReply](ctx, w.s, actors.LogSearchRequest{Process: name, SearchRequest: q}, w.s.timeout)
 	if err != nil || r.Err != nil {
@@ -187,7 +176,7 @@ func (w *waiter) lastLines(ctx context.Context, name string) []LineOut {
 }
 
 // waitText says how the wait ended, and the lines it carries.
-func waitText(in waitInput, out WaitOutput) string {
+func waitText(in waitInput, out api.WaitOutput) string {
 	var b strings.Builder
 	switch out.Why {
 	case "state":

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"bpm/actors"
+	"bpm/api"
 	"bpm/testkit"
 )
 
@@ -19,7 +20,7 @@ command = ["sh", "-c", "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2;
 	b.waitRunning("crasher", "^starting$", 20*time.Second)
 	cs := b.session(nil)
 	t.Run("a crash ends the wait", func(t *testing.T) {
-		out, txt := callOK[WaitOutput](t, cs, "wait_for", map[string]any{"process": "crasher", "pattern": "never", "timeout_seconds": 20})
+		out, txt := callOK[api.WaitOutput](t, cs, "wait_for", map[string]any{"process": "crasher", "pattern": "never", "timeout_seconds": 20})
 		if out.Reached || out.Why != "crashed" || out.Waited > 10 || !strings.Contains(txt, "panic: boom") || !strings.Contains(txt, "it crashed after") {
 			t.Errorf("out %+v, text %q", out, txt)
 		}
@@ -31,18 +32,18 @@ command = ["sh", "-c", "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2;
 	b.waitRunning("ticker", "^tick", 20*time.Second)
 
 	t.Run("a state already reached", func(t *testing.T) {
-		out, txt := callOK[WaitOutput](t, cs, "wait_for", map[string]any{"process": "steady", "state": "running"})
+		out, txt := callOK[api.WaitOutput](t, cs, "wait_for", map[string]any{"process": "steady", "state": "running"})
 		if !out.Reached || out.Why != "state" || out.State != "running" || !strings.HasPrefix(txt, "steady is running (pid ") {
 			t.Errorf("out %+v, text %q", out, txt)
 		}
 	})
 	t.Run("a new line matching", func(t *testing.T) {
 		began := time.Now()
-		out, txt := callOK[WaitOutput](t, cs, "wait_for", map[string]any{"process": "ticker", "pattern": "^tick [0-9]*[05]$"})
+		out, txt := callOK[api.WaitOutput](t, cs, "wait_for", map[string]any{"process": "ticker", "pattern": "^tick [0-9]*[05]$"})
 		if !out.Reached || out.Why != "match" || out.Line == nil || !strings.HasSuffix(out.Line.Text, "5") && !strings.HasSuffix(out.Line.Text, "0") {
 			t.Fatalf("out %+v", out)
 		}
-		if at := (SearchOutput{Run: RunOut{StartedAt: began.Add(-time.Hour)}}).Time(*out.Line); at.Before(began.Add(-time.Second)) {
+		if at := (api.SearchOutput{Run: api.RunOut{StartedAt: began.Add(-time.Hour)}}).Time(*out.Line); at.Before(began.Add(-time.Second)) {
 			t.Errorf("matched line from %v, before the call at %v", at, began)
 		}
 		if !strings.Contains(txt, out.Line.Text+"\n") {
@@ -50,7 +51,7 @@ command = ["sh", "-c", "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2;
 		}
 	})
 	t.Run("a timeout carries the newest lines", func(t *testing.T) {
-		out, txt := callOK[WaitOutput](t, cs, "wait_for", map[string]any{"process": "ticker", "pattern": "never", "timeout_seconds": 1})
+		out, txt := callOK[api.WaitOutput](t, cs, "wait_for", map[string]any{"process": "ticker", "pattern": "never", "timeout_seconds": 1})
 		if out.Reached || out.Why != "timeout" || len(out.Lines) == 0 || !strings.HasPrefix(txt, "timed out after 1.") || !strings.Contains(txt, "tick ") {
 			t.Errorf("out %+v, text %q", out, txt)
 		}

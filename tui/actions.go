@@ -9,6 +9,8 @@ import (
 
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
+
+	"bpm/api"
 )
 
 // tailLines is how many of the newest lines the output panel fetches.
@@ -127,7 +129,7 @@ func (c *Console) fetchOutput() {
 	}
 	c.out.busy++
 	c.spawn(func(ctx context.Context) func() {
-		var r searchResult
+		var r api.SearchOutput
 		_, err := callTool(ctx, cs, tool, args, searchTimeout, &r)
 		return func() {
 			c.out.busy--
@@ -140,7 +142,7 @@ func (c *Console) fetchOutput() {
 }
 
 // showOutput puts an answer of fetchOutput on the output panel.
-func (c *Console) showOutput(mode outputMode, args searchArgs, r searchResult, err error) {
+func (c *Console) showOutput(mode outputMode, args searchArgs, r api.SearchOutput, err error) {
 	o := c.ui.output
 	if err != nil && mode == modeTail && !isToolError(err) {
 		return // the connection is lost: keep the last lines; Server Status says so
@@ -177,7 +179,7 @@ func (c *Console) showOutput(mode outputMode, args searchArgs, r searchResult, e
 
 // showTailLines shows a tail, without the lines hidden by c, following it
 // unless the user scrolled up.
-func (c *Console) showTailLines(r searchResult) {
+func (c *Console) showTailLines(r api.SearchOutput) {
 	name := r.Process
 	run := mark{pid: r.Run.PID, started: r.Run.StartedAt}
 	lines := r.Lines
@@ -196,7 +198,7 @@ func (c *Console) showTailLines(r searchResult) {
 
 // showLines shows lines of r, following them unless the user scrolled up;
 // the same lines as on screen are not drawn again.
-func (c *Console) showLines(r searchResult, lines []line, f lineFormat) {
+func (c *Console) showLines(r api.SearchOutput, lines []api.LineOut, f lineFormat) {
 	last := 0
 	if n := len(r.Lines); n > 0 {
 		last = r.Lines[n-1].N

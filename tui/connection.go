@@ -5,6 +5,8 @@ import (
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"bpm/api"
 )
 
 type connPhase int
@@ -103,7 +105,7 @@ func (c *Console) pollStatus() {
 	}
 	c.statusBusy = true
 	c.spawn(func(ctx context.Context) func() {
-		var st status
+		var st api.StatusOutput
 		_, err := callTool(ctx, cs, "get_status", nil, statusTimeout, &st)
 		return func() {
 			c.statusBusy = false

@@ -16,6 +16,8 @@ import (
 	"github.com/gdamore/tcell/v2"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/rivo/tview"
+
+	"bpm/api"
 )
 
 // quitGrace is how long Run waits, after the screen is gone, for calls in
@@ -58,7 +60,7 @@ type Console struct {
 	session    *sdk.ClientSession
 	conn       connState
 	dialing    bool
-	status     *status // latest get_status; nil before the first
+	status     *api.StatusOutput // latest get_status; nil before the first
 	statusBusy bool
 	selected   string // name of the selected process
 	msg        message

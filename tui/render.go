@@ -10,7 +10,7 @@ import (
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
 
-	"bpm/mcp"
+	"bpm/api"
 )
 
 type level int
@@ -84,7 +84,7 @@ func (c *Console) renderServer() {
 }
 
 // counts is "3 processes: ▶ 1 ■ 1 ✗ 1", each symbol in its colour.
-func counts(ps []process) string {
+func counts(ps []api.ProcessStatus) string {
 	var run, idle, bad int
 	for _, p := range ps {
 		switch icon(p.State) {
@@ -227,7 +227,7 @@ func rows(lines []string, w int) int {
 	return n
 }
 
-func (c *Console) find(name string) (process, bool) {
+func (c *Console) find(name string) (api.ProcessStatus, bool) {
 	if c.status != nil {
 		for _, p := range c.status.Processes {
 			if p.Name == name {
@@ -235,7 +235,7 @@ func (c *Console) find(name string) (process, bool) {
 			}
 		}
 	}
-	return process{}, false
+	return api.ProcessStatus{}, false
 }
 
 // renderOutputTitle names what the output panel shows.
@@ -257,7 +257,7 @@ func (c *Console) renderOutputTitle() {
 	c.ui.output.SetTitle(" " + title + " ")
 }
 
-func buildText(b mcp.BuildStatus) string {
+func buildText(b api.BuildStatus) string {
 	switch b.State {
 	case "", "none":
 		return "-"
@@ -281,15 +281,15 @@ func eventColor(kind string) string {
 
 // lineFormat says how formatLines shows a line.
 type lineFormat struct {
-	time   bool           // prefix the time
-	number bool           // prefix the line number
-	re     *regexp.Regexp // highlight its matches
-	run    searchResult   // the lines' result, which dates their clock times
+	time   bool             // prefix the time
+	number bool             // prefix the line number
+	re     *regexp.Regexp   // highlight its matches
+	run    api.SearchOutput // the lines' result, which dates their clock times
 }
 
 // formatLines renders log lines with colour tags: stderr red, matches of re
 // on yellow.
-func formatLines(lines []line, f lineFormat) string {
+func formatLines(lines []api.LineOut, f lineFormat) string {
 	var b strings.Builder
 	for _, l := range lines {
 		if f.number {
@@ -350,7 +350,7 @@ func human(d time.Duration) string {
 	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
 }
 
-func uptime(p process) string {
+func uptime(p api.ProcessStatus) string {
 	if p.PID == 0 {
 		return "-"
 	}

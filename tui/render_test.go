@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"testing"
 	"time"
+
+	"bpm/api"
 )
 
 func TestRetryDelayDoublesFromHalfASecondToFive(t *testing.T) {
@@ -83,7 +85,7 @@ func TestHuman(t *testing.T) {
 }
 
 func TestFormatLinesEscapesTagsAndColoursStderr(t *testing.T) {
-	lines := []line{
+	lines := []api.LineOut{
 		{N: 1, Text: "a [red]b[-] c"},
 		{N: 2, Stderr: true, Text: "oops: [x]"},
 	}

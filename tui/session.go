@@ -11,7 +11,7 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"bpm/mcp"
+	"bpm/api"
 )
 
 // How the console reaches bpm: each call is bounded so a hung server shows as
@@ -68,7 +68,7 @@ func newHTTPClient(token string) *http.Client {
 func connect(ctx context.Context, url string, hc *http.Client) (*sdk.ClientSession, error) {
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	client := sdk.NewClient(&sdk.Implementation{Name: mcp.ConsoleClientName, Title: "bpm operator console", Version: "dev"}, nil)
+	client := sdk.NewClient(&sdk.Implementation{Name: api.ConsoleClientName, Title: "bpm operator console", Version: "dev"}, nil)
 	cs, err := client.Connect(ctx, &sdk.StreamableClientTransport{
 		Endpoint:             url,
 		HTTPClient:           hc,
@@ -140,16 +140,6 @@ func resultText(res *sdk.CallToolResult) string {
 	}
 	return strings.TrimRight(strings.Join(parts, "\n"), "\n")
 }
-
-// The results of bpm's tools: the server's own types, so the console decodes
-// exactly what bpm encodes.
-type (
-	status       = mcp.StatusOutput
-	process      = mcp.ProcessStatus
-	event        = mcp.Event
-	searchResult = mcp.SearchOutput
-	line         = mcp.LineOut
-)
 
 // searchArgs is the input of search_logs and search_build_log.
 type searchArgs struct {

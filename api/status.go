@@ -1,0 +1,50 @@
+package api
+
+import (
+	"time"
+
+	"bpm/config"
+)
+
+// StatusOutput is the structured result of get_status.
+type StatusOutput struct {
+	Mode            config.Mode     `json:"mode" jsonschema:"dev or release"`
+	ModeSince       time.Time       `json:"mode_since"`
+	ReleaseSwitchAt *time.Time      `json:"release_switch_at" jsonschema:"when bpm goes back to release mode without further tool calls; null in release mode"`
+	Processes       []ProcessStatus `json:"processes"`
+}
+
+// ProcessStatus is one process in a StatusOutput.
+type ProcessStatus struct {
+	Name          string      `json:"name"`
+	Type          string      `json:"type" jsonschema:"rust, npm, go or command"`
+	State         string      `json:"state" jsonschema:"building, starting, running, stopping, stopped, backoff, crashed, build_failed, waiting (for a dependency) or crash_loop"`
+	PID           int         `json:"pid" jsonschema:"pid of the current run; 0 without one"`
+	UptimeSeconds float64     `json:"uptime_seconds"`
+	Restarts      int         `json:"restarts"`
+	Crashes       int         `json:"crashes"`
+	LastExit      string      `json:"last_exit"`
+	NextRestartAt *time.Time  `json:"next_restart_at" jsonschema:"when a crashed process is started again; null unless a restart is pending"`
+	Build         BuildStatus `json:"build"`
+	Events        []Event     `json:"events" jsonschema:"the latest events, oldest first"`
+	LastStderr    []string    `json:"last_stderr,omitempty" jsonschema:"when crashed, in backoff or its build failed: the last stderr lines of that run or build"`
+	Held          bool        `json:"held,omitempty" jsonschema:"true when stopped by the stop tool: it stays down until start or restart"`
+	WaitingFor    []string    `json:"waiting_for,omitempty" jsonschema:"dependencies that are not ready"`
+	CrashLoop     string      `json:"crash_loop,omitempty" jsonschema:"in a crash loop: its first error line"`
+}
+
+// BuildStatus is a process's latest build.
+type BuildStatus struct {
+	State     string      `json:"state" jsonschema:"running, ok, failed, none for a process without a build step, or empty when never built"`
+	Mode      config.Mode `json:"mode"`
+	StartedAt *time.Time  `json:"started_at"`
+	Seconds   float64     `json:"seconds"`
+	Error     string      `json:"error"`
+}
+
+// Event is one entry of a process's recent history.
+type Event struct {
+	Time    time.Time `json:"time"`
+	Kind    string    `json:"kind"`
+	Message string    `json:"message"`
+}
