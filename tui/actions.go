@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/gdamore/tcell/v2"
@@ -218,38 +217,6 @@ func (c *Console) showLines(r api.SearchOutput, lines []api.LineOut, f lineForma
 	}
 	c.ui.output.SetText(formatLines(lines, f))
 	c.ui.output.ScrollToEnd()
-}
-
-// restart restarts the selected process (r). The call returns once the new
-// run serves or the build failed; status polls go on meanwhile.
-func (c *Console) restart() {
-	name, cs := c.selected, c.session
-	if name == "" {
-		return
-	}
-	if cs == nil {
-		c.setMessage(levelBad, "restart "+name+": not connected to bpm")
-		return
-	}
-	c.setMessage(levelBusy, "restart "+name+": building…")
-	c.spawn(func(ctx context.Context) func() {
-		text, err := callTool(ctx, cs, "restart", map[string]string{"process": name}, restartTimeout, nil)
-		return func() {
-			if err != nil {
-				text := err.Error()
-				if !strings.HasPrefix(text, "restart "+name) {
-					text = "restart " + name + ": " + text
-				}
-				c.setMessage(levelBad, text)
-			} else {
-				c.setMessage(levelOK, text)
-			}
-			c.pollStatus()
-			if name == c.selected && c.out.mode != modeSearch {
-				c.fetchOutput()
-			}
-		}
-	})
 }
 
 func modeName(m outputMode) string {

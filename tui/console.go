@@ -227,7 +227,11 @@ func (c *Console) runeKey(ev *tcell.EventKey) *tcell.EventKey {
 	case 'q':
 		c.quit()
 	case 'r':
-		c.restart()
+		c.act(restartControl)
+	case 's':
+		c.act(stopControl)
+	case 'S':
+		c.act(startControl)
 	case 'b':
 		c.showBuildLog()
 	case '/':

@@ -245,8 +245,9 @@ func TestLayoutFitsTerminal(t *testing.T) {
 			if got := strings.Contains(screen, "UPTIME"); got != size.wide {
 				t.Errorf("UPTIME column shown: %v, want %v:\n%s", got, size.wide, screen)
 			}
-			if !strings.HasPrefix(rows[size.h-1], "↑↓/jk select") {
-				t.Errorf("last row is not the key line: %q", rows[size.h-1])
+			keys := strings.TrimRight(rows[size.h-1], " ")
+			if !strings.HasPrefix(keys, "↑↓") || !strings.HasSuffix(keys, "q quit") || !regexp.MustCompile(`s/S stop/start|s stop  S start`).MatchString(keys) {
+				t.Errorf("last row is not the whole key line with s and S: %q", keys)
 			}
 			// The bottom panels get at least half the height.
 			out := regexp.MustCompile(`Output: hello`)

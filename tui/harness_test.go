@@ -71,16 +71,22 @@ type bpmServer struct {
 // empty. Everything is stopped when the test ends.
 func startBPM(t *testing.T, token string) *bpmServer {
 	t.Helper()
+	return startProject(t, fixture, token)
+}
+
+// startProject is startBPM with project configuration cfg.
+func startProject(t *testing.T, cfg, token string) *bpmServer {
+	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, config.FileName), []byte(fixture), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, config.FileName), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(dir)
+	loaded, err := config.Load(dir)
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
 	b := &bpmServer{t: t, system: actors.NewSystem(), token: token, addr: "127.0.0.1:0"}
-	b.sup, err = actors.Start(b.system, actors.Options{Config: cfg})
+	b.sup, err = actors.Start(b.system, actors.Options{Config: loaded})
 	if err != nil {
 		t.Fatal(err)
 	}

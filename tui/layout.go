@@ -20,9 +20,14 @@ type widgets struct {
 	search  *tview.InputField
 }
 
-// keyHints is the footer line; it fits 80 columns.
-const keyHints = "[yellow]↑↓/jk[-] select  [yellow]⏎[-] logs  [yellow]r[-] restart  [yellow]b[-] build log  " +
-	"[yellow]/[-] search  [yellow]c[-] clear  [yellow]?[-] help  [yellow]q[-] quit"
+// keyHints is the footer line on screens of 100 columns and more;
+// shortHints fits 80.
+const (
+	keyHints = "[yellow]↑↓/jk[-] select  [yellow]⏎[-] logs  [yellow]r[-] restart  [yellow]s[-] stop  [yellow]S[-] start  " +
+		"[yellow]b[-] build log  [yellow]/[-] search  [yellow]c[-] clear  [yellow]?[-] help  [yellow]q[-] quit"
+	shortHints = "[yellow]↑↓[-] select  [yellow]⏎[-] logs  [yellow]r[-] restart  [yellow]s/S[-] stop/start  " +
+		"[yellow]b[-] build  [yellow]/[-] search  [yellow]?[-] help  [yellow]q[-] quit"
+)
 
 // helpText is the ? overlay.
 const helpText = `[::b]Keys[::-]
@@ -30,6 +35,7 @@ const helpText = `[::b]Keys[::-]
   [yellow]↑ ↓  j k[-]    select a process (g: the first)
   [yellow]Enter[-]       show the selected process's output tail again
   [yellow]r[-]           restart it: rebuild in dev mode, then swap
+  [yellow]s[-]  [yellow]S[-]        stop it (it stays down) / start it again
   [yellow]b[-]           show its latest build log
   [yellow]/[-]           search its output with a regex (RE2); Esc cancels
   [yellow]c[-]           clear the output panel (new lines still come)
@@ -38,8 +44,9 @@ const helpText = `[::b]Keys[::-]
   [yellow]?[-]           this help
   [yellow]q  Esc[-]      quit (bpm and its processes keep running)
 
-  [green]▶[-] running   [yellow]■[-] building, starting, stopping, stopped, backoff
-  [red]✗[-] crashed, build failed          output: [red]stderr in red[-]
+  [green]▶[-] running   [yellow]■[-] building, starting, stopping, backoff
+  [red]✗[-] crashed, build failed   [fuchsia]↻[-] crash loop   [teal]…[-] waiting for a dependency
+  [gray]□[-] stopped (s; S starts it)          output: [red]stderr in red[-]
 
 The console polls get_status and the output once a second and
 reconnects by itself when bpm restarts. Press any key to close.`
@@ -61,7 +68,7 @@ func (c *Console) build() {
 		AddItem(u.procs, 30, 0, true).
 		AddItem(u.output, 0, 1, false)
 
-	u.keys = tview.NewTextView().SetDynamicColors(true).SetText(keyHints)
+	u.keys = tview.NewTextView().SetDynamicColors(true).SetText(shortHints)
 	u.search = tview.NewInputField().SetLabel("search /").SetPlaceholder("RE2 regex, Enter to search, Esc to cancel")
 	u.search.SetDoneFunc(c.searchDone)
 	u.footer = tview.NewPages().
@@ -77,7 +84,7 @@ func (c *Console) build() {
 	help.SetBorder(true).SetTitle(" bpm console ")
 	u.root = tview.NewPages().
 		AddPage("main", u.main, true, true).
-		AddPage("help", centered(help, 76, 21), true, false)
+		AddPage("help", centered(help, 76, 23), true, false)
 
 	c.app.SetRoot(u.root, true).SetFocus(u.procs)
 	c.app.SetInputCapture(c.keys)
@@ -126,6 +133,11 @@ func (c *Console) layout() {
 		status, details = 2, 3
 	}
 	c.ui.top.ResizeItem(c.ui.server, 0, status).ResizeItem(c.ui.details, 0, details)
+	hints := shortHints
+	if c.width >= 100 {
+		hints = keyHints
+	}
+	c.ui.keys.SetText(hints)
 	c.renderProcs()
 	c.renderDetails()
 }

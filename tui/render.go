@@ -83,47 +83,6 @@ func (c *Console) renderServer() {
 	c.ui.server.SetText(b.String())
 }
 
-// counts is "3 processes: ▶ 1 ■ 1 ✗ 1", each symbol in its colour.
-func counts(ps []api.ProcessStatus) string {
-	var run, idle, bad int
-	for _, p := range ps {
-		switch icon(p.State) {
-		case "▶":
-			run++
-		case "✗":
-			bad++
-		default:
-			idle++
-		}
-	}
-	return fmt.Sprintf("%s: [green]▶ %d[-]  [yellow]■ %d[-]  [red]✗ %d[-]",
-		plural(len(ps), "process", "processes"), run, idle, bad)
-}
-
-// icon is a state's indicator: ▶ running, ✗ crashed or build failed, ■ the rest.
-func icon(state string) string {
-	switch state {
-	case "running":
-		return "▶"
-	case "crashed", "build_failed":
-		return "✗"
-	}
-	return "■"
-}
-
-// stateText is a state as people write it: "build failed".
-func stateText(state string) string { return strings.ReplaceAll(state, "_", " ") }
-
-func iconColor(state string) tcell.Color {
-	switch icon(state) {
-	case "▶":
-		return tcell.ColorGreen
-	case "✗":
-		return tcell.ColorRed
-	}
-	return tcell.ColorYellow
-}
-
 // renderProcs fills the process table and keeps the selection on the
 // selected name (the first process when none is).
 func (c *Console) renderProcs() {
@@ -155,9 +114,13 @@ func (c *Console) renderProcs() {
 	selected := 0
 	for i, p := range c.status.Processes {
 		row := i + 1
+		stateColor := textColor
+		if c.conn.state == connected {
+			stateColor = iconColor(p.State)
+		}
 		set(row, 0, icon(p.State), iconColor(p.State))
 		set(row, 1, p.Name, textColor)
-		set(row, 2, stateText(p.State), textColor)
+		set(row, 2, stateText(p.State), stateColor)
 		if c.wide() {
 			set(row, 3, orDash(p.PID), textColor)
 			set(row, 4, uptime(p), textColor)
@@ -189,7 +152,10 @@ func (c *Console) renderDetails() {
 	d.SetTitle(" Process Details: " + escape(p.Name) + " ")
 	var b strings.Builder
 	fmt.Fprintf(&b, "[::b]%s[::-] (%s)  [%s]%s %s[-]\n", escape(p.Name), p.Type,
-		iconColor(p.State).Name(), icon(p.State), stateText(p.State))
+		colorTag(p.State), icon(p.State), stateText(p.State))
+	if note := stateNote(p); note != "" {
+		b.WriteString(note + "\n")
+	}
 	sep := "  "
 	if !c.wide() {
 		sep = "\n"
@@ -267,16 +233,6 @@ func buildText(b api.BuildStatus) string {
 		return fmt.Sprintf("[red]failed[-] (%s, %.1fs): %s", b.Mode, b.Seconds, escape(firstLine(b.Error)))
 	}
 	return fmt.Sprintf("%s (%s, %.1fs)", b.State, b.Mode, b.Seconds)
-}
-
-func eventColor(kind string) string {
-	switch kind {
-	case "crashed", "build_failed", "rolled_back":
-		return "red"
-	case "ready", "build_ok", "started":
-		return "green"
-	}
-	return "yellow"
 }
 
 // lineFormat says how formatLines shows a line.

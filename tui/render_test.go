@@ -23,8 +23,9 @@ func TestRetryDelayDoublesFromHalfASecondToFive(t *testing.T) {
 func TestIconPerState(t *testing.T) {
 	for _, tc := range []struct{ state, icon string }{
 		{"running", "▶"},
-		{"stopped", "■"}, {"building", "■"}, {"starting", "■"}, {"stopping", "■"}, {"backoff", "■"}, {"", "■"},
+		{"building", "■"}, {"starting", "■"}, {"stopping", "■"}, {"backoff", "■"}, {"", "■"}, {"some_new_state", "■"},
 		{"crashed", "✗"}, {"build_failed", "✗"},
+		{"crash_loop", "↻"}, {"waiting", "…"}, {"stopped", "□"},
 	} {
 		if got := icon(tc.state); got != tc.icon {
 			t.Errorf("icon(%q) = %s, want %s", tc.state, got, tc.icon)

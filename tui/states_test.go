@@ -1,0 +1,96 @@
+package tui
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gdamore/tcell/v2"
+
+	"bpm/api"
+)
+
+func TestNewStatesHaveColoursOfTheirOwn(t *testing.T) {
+	seen := map[tcell.Color]string{}
+	for _, s := range []string{"running", "building", "crashed", "crash_loop", "waiting", "stopped"} {
+		c := iconColor(s)
+		if other, ok := seen[c]; ok {
+			t.Errorf("%s and %s share the colour %s", s, other, c.Name())
+		}
+		seen[c] = s
+	}
+}
+
+func TestStateNoteSaysWhy(t *testing.T) {
+	at := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	ev := func(kind, msg string) api.Event { return api.Event{Time: at, Kind: kind, Message: msg} }
+	for _, tc := range []struct {
+		name   string
+		p      api.ProcessStatus
+		want   string // "" for no note
+		colour string
+	}{
+		{"waiting names the dependencies", api.ProcessStatus{State: "waiting", Events: []api.Event{
+			ev("waiting", "for old"), ev("dependencies_ready", "old"), ev("waiting", "for db, cache")}},
+			"waiting    for db, cache", "teal"},
+		{"waiting without its event", api.ProcessStatus{State: "waiting"}, "waiting    for a dependency to be ready", "teal"},
+		{"crash loop with the first error", api.ProcessStatus{State: "crash_loop", Events: []api.Event{
+			ev("crashed", "exit 1"), ev("crash_loop", "5 crashes within 1m0s; first error: fatal: [x] missing")}},
+			"crash loop 5 crashes within 1m0s; first error: fatal: [x[] missing", "fuchsia"},
+		{"stopped by request", api.ProcessStatus{State: "stopped", Events: []api.Event{
+			ev("stop_requested", "stays stopped until start or restart"), ev("stopping", "pid 9: stopped by request")}},
+			"stopped    stays stopped until start or restart", "gray"},
+		{"stopped, not by request", api.ProcessStatus{State: "stopped"}, "", ""},
+		{"running", api.ProcessStatus{State: "running", Events: []api.Event{ev("waiting", "for db")}}, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := stateNote(tc.p)
+			if tc.want == "" {
+				if got != "" {
+					t.Fatalf("note %q, want none", got)
+				}
+				return
+			}
+			if want := "[" + tc.colour + "]" + tc.want + "[-]"; got != want {
+				t.Errorf("note %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestCountsAddCrashLoopWaitingAndStoppedWhenPresent(t *testing.T) {
+	ps := func(states ...string) []api.ProcessStatus {
+		var out []api.ProcessStatus
+		for _, s := range states {
+			out = append(out, api.ProcessStatus{State: s})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		states []string
+		want   string
+	}{
+		{[]string{"running", "backoff", "crashed"}, "3 processes: ▶ 1  ■ 1  ✗ 1"},
+		{[]string{"running", "stopped", "waiting", "crash_loop", "build_failed"}, "5 processes: ▶ 1  ■ 0  ✗ 1  ↻ 1  … 1  □ 1"},
+		{[]string{"stopped"}, "1 process: ▶ 0  ■ 0  ✗ 0  □ 1"},
+	} {
+		if got := stripTags(counts(ps(tc.states...))); got != tc.want {
+			t.Errorf("counts(%v) = %q, want %q", tc.states, got, tc.want)
+		}
+	}
+}
+
+// stripTags drops tview colour tags such as [green] and [-].
+func stripTags(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(s, '[')
+		j := strings.IndexByte(s, ']')
+		if i < 0 || j < i {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		s = s[j+1:]
+	}
+}
