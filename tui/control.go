@@ -44,7 +44,7 @@ func (c *Console) act(ctl control) {
 		text, err := callTool(ctx, cs, ctl.tool, map[string]string{"process": name}, ctl.timeout, nil)
 		return func() {
 			if err != nil {
-				text := err.Error()
+				text := strings.TrimPrefix(err.Error(), ctl.tool+": ")
 				if !strings.HasPrefix(text, prefix) {
 					text = prefix + ": " + text
 				}

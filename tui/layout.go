@@ -84,7 +84,7 @@ func (c *Console) build() {
 	help.SetBorder(true).SetTitle(" bpm console ")
 	u.root = tview.NewPages().
 		AddPage("main", u.main, true, true).
-		AddPage("help", centered(help, 76, 23), true, false)
+		AddPage("help", centered(help, 76, 22), true, false)
 
 	c.app.SetRoot(u.root, true).SetFocus(u.procs)
 	c.app.SetInputCapture(c.keys)

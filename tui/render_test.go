@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"errors"
 	"regexp"
 	"testing"
 	"time"
@@ -95,5 +96,12 @@ func TestFormatLinesEscapesTagsAndColoursStderr(t *testing.T) {
 		"[gray]    2[-] [red][black:yellow]oo[red:-]ps: [x[][-:-]"
 	if got != want {
 		t.Errorf("formatLines:\n%q\nwant\n%q", got, want)
+	}
+}
+
+func TestExplainSaysAnOlderBpmLacksATool(t *testing.T) {
+	err := explain(errors.New(`calling "tools/call": unknown tool "stop"`))
+	if want := `unknown tool "stop": this bpm is older than the console; restart it with a newer bpm`; err.Error() != want {
+		t.Errorf("explain: %q, want %q", err, want)
 	}
 }

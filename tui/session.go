@@ -89,6 +89,8 @@ func explain(err error) error {
 		return errors.New("unauthorized (401): pass bpm's mcp_token with --token or BPM_MCP_TOKEN")
 	case strings.Contains(msg, "connection refused"):
 		return errors.New("connection refused (is bpm running?)")
+	case strings.Contains(msg, "unknown tool"):
+		return fmt.Errorf("%s: this bpm is older than the console; restart it with a newer bpm", msg[strings.Index(msg, "unknown tool"):])
 	}
 	return err
 }
