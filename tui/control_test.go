@@ -1,7 +1,7 @@
 package tui
 
 import (
-	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -22,17 +22,16 @@ func TestStopKeyKeepsProcessDownAndStartBringsItBack(t *testing.T) {
 	}
 	// The details say why, in the stopped colour; the list row (selected,
 	// so drawn inverted) and the counts show it too.
-	u.waitMatch(within, `│ stopped +\S`)
+	u.waitMatch(within, `│ stopped +by request`)
 	if !u.hasFg("□ stopped", tcell.ColorGray) {
 		t.Errorf("details do not draw □ stopped in grey:\n%s", screen)
 	}
 	if st, _ := u.style("□ hello"); !hasBg(st, tcell.ColorGray) {
 		t.Errorf("the stopped row's indicator is not grey:\n%s", screen)
 	}
-	u.waitText(within, "□ 1")
-	u.waitFor(within, "the stop's answer", func(s string) bool { return !strings.Contains(s, "stopping…") })
-	if regexp.MustCompile(`stop hello: `).MatchString(u.text()) {
-		t.Errorf("stop answered with an error:\n%s", u.text())
+	u.waitText(within, "□\u00a01", "stopped hello; it stays stopped") // bpm's answer
+	if !u.hasFg("stopped hello;", tcell.ColorGreen) {
+		t.Errorf("the stop's answer is not drawn as a success:\n%s", u.text())
 	}
 
 	u.typ("S")
@@ -41,9 +40,9 @@ func TestStopKeyKeepsProcessDownAndStartBringsItBack(t *testing.T) {
 	if p.State != "running" || p.PID == 0 || p.PID == old {
 		t.Fatalf("after S: hello is %s with pid %d (was %d), want running with a new pid", p.State, p.PID, old)
 	}
-	u.waitFor(within, "the start's answer", func(s string) bool { return !strings.Contains(s, "starting…") })
-	if strings.Contains(u.text(), "start hello: ") {
-		t.Errorf("start answered with an error:\n%s", u.text())
+	u.waitText(within, "started hello: pid "+strconv.Itoa(p.PID))
+	if !u.hasFg("started hello:", tcell.ColorGreen) {
+		t.Errorf("the start's answer is not drawn as a success:\n%s", u.text())
 	}
 }
 
@@ -82,7 +81,7 @@ func TestWaitingAndCrashLoopAreShownWithTheirReasons(t *testing.T) {
 	b := startProject(t, orchestrated, "")
 	u := startConsole(t, b.url, Options{}, 160, 45)
 
-	screen := u.waitText(within, "… app", "waiting", "↻ looper", "crash loop", "↻ 1  … 1")
+	screen := u.waitText(within, "… app", "waiting", "↻ looper", "crash loop", "↻\u00a01  …\u00a01")
 	if got := u.fg("… app"); got != tcell.ColorTeal {
 		t.Errorf("… app in %v, want teal:\n%s", got, screen)
 	}
@@ -102,5 +101,24 @@ func TestWaitingAndCrashLoopAreShownWithTheirReasons(t *testing.T) {
 	}
 	if p := b.proc("looper"); p.State != "crash_loop" {
 		t.Errorf("looper is %s, want crash_loop", p.State)
+	}
+}
+
+func TestStartKeyShowsWhyItFailed(t *testing.T) {
+	t.Parallel()
+	b := startBPM(t, "")
+	u := startConsole(t, b.url, Options{}, 160, 45)
+	u.selectProcess("broken") // its build fails: start has nothing to run
+
+	u.typ("S")
+	u.waitText(within, "start broken: starting…")
+	screen := u.waitFor(within, "the start's answer", func(s string) bool {
+		return strings.Contains(s, "start broken: ") && !strings.Contains(s, "start broken: starting…")
+	})
+	if !u.hasFg("start broken: ", tcell.ColorRed) {
+		t.Errorf("the failed start is not drawn in red:\n%s", screen)
+	}
+	if p := b.proc("broken"); p.State != "build_failed" || p.PID != 0 {
+		t.Errorf("broken is %s with pid %d after a failed start, want build_failed without a run", p.State, p.PID)
 	}
 }

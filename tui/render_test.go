@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
 	"bpm/api"
 )
 
@@ -103,5 +105,18 @@ func TestExplainSaysAnOlderBpmLacksATool(t *testing.T) {
 	err := explain(errors.New(`calling "tools/call": unknown tool "stop"`))
 	if want := `unknown tool "stop": this bpm is older than the console; restart it with a newer bpm`; err.Error() != want {
 		t.Errorf("explain: %q, want %q", err, want)
+	}
+}
+
+func TestResultTextDropsAlerts(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"[alert] 10:00:00.000 web crashed: exit 1\n[alert] 10:00:01.000 api build failed: x\n\nbuild broken failed\nerror: y\n", "build broken failed\nerror: y"},
+		{"stopped web; it stays stopped", "stopped web; it stays stopped"},
+		{"a line that mentions [alert] later", "a line that mentions [alert] later"},
+	} {
+		res := &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: tc.in}}}
+		if got := resultText(res); got != tc.want {
+			t.Errorf("resultText(%q) = %q, want %q", tc.in, got, tc.want)
+		}
 	}
 }

@@ -133,6 +133,9 @@ func callTool(ctx context.Context, cs *sdk.ClientSession, name string, args any,
 	return text, nil
 }
 
+// resultText is a result's text without the alert lines it may begin with:
+// they tell an agent what happened since its previous call, which the
+// console's panels show already.
 func resultText(res *sdk.CallToolResult) string {
 	var parts []string
 	for _, c := range res.Content {
@@ -140,7 +143,11 @@ func resultText(res *sdk.CallToolResult) string {
 			parts = append(parts, tc.Text)
 		}
 	}
-	return strings.TrimRight(strings.Join(parts, "\n"), "\n")
+	text := strings.Join(parts, "\n")
+	for strings.HasPrefix(text, "[alert] ") {
+		_, text, _ = strings.Cut(text, "\n")
+	}
+	return strings.TrimRight(strings.TrimLeft(text, "\n"), "\n")
 }
 
 // searchArgs is the input of search_logs and search_build_log.

@@ -62,40 +62,54 @@ func counts(ps []api.ProcessStatus) string {
 	sep := " "
 	for i, l := range []look{looks["running"], transient, looks["crashed"], looks["crash_loop"], looks["waiting"], looks["stopped"]} {
 		if i < 3 || n[l.icon] > 0 {
-			fmt.Fprintf(&b, "%s[%s]%s %d[-]", sep, l.tag, l.icon, n[l.icon])
+			// A no-break space keeps each symbol with its count when
+			// a narrow panel wraps the line.
+			fmt.Fprintf(&b, "%s[%s]%s\u00a0%d[-]", sep, l.tag, l.icon, n[l.icon])
 			sep = "  "
 		}
 	}
 	return b.String()
 }
 
-// notes say why a process is waiting, in a crash loop or stopped: the
-// message of the newest event of that kind, or a fallback when the recent
-// events have none.
-var notes = map[string]struct{ label, event, fallback string }{
-	"waiting":    {"waiting", "waiting", "for a dependency to be ready"},
-	"crash_loop": {"crash loop", "crash_loop", "crashed again and again; restarts wait the longest backoff"},
-	"stopped":    {"stopped", "stop_requested", ""},
+// stateNote is a line for Process Details that says why p is waiting (the
+// dependencies not ready), in a crash loop (how many crashes, the first
+// error) or stopped by request; "" for every other state.
+func stateNote(p api.ProcessStatus) string {
+	var label, why string
+	switch p.State {
+	case "waiting":
+		label, why = "waiting", "for a dependency to be ready"
+		if len(p.WaitingFor) > 0 {
+			why = "for " + strings.Join(p.WaitingFor, ", ")
+		} else if m, ok := newestEvent(p, "waiting"); ok {
+			why = m
+		}
+	case "crash_loop":
+		label, why = "crash loop", "restarts wait the longest backoff"
+		if m, ok := newestEvent(p, "crash_loop"); ok {
+			why = m // "5 crashes within 1m0s; first error: …"
+		} else if p.CrashLoop != "" {
+			why = "first error: " + p.CrashLoop
+		}
+	case "stopped":
+		if !p.Held {
+			return "" // not by request: bpm is shutting down
+		}
+		label, why = "stopped", "by request (S starts it)"
+	default:
+		return ""
+	}
+	return fmt.Sprintf("[%s]%-10s %s[-]", colorTag(p.State), label, escape(why))
 }
 
-// stateNote is a line for Process Details that says why p is waiting,
-// in a crash loop or stopped; "" for every other state.
-func stateNote(p api.ProcessStatus) string {
-	n, ok := notes[p.State]
-	if !ok {
-		return ""
-	}
-	why := n.fallback
+// newestEvent is the message of p's newest event of kind.
+func newestEvent(p api.ProcessStatus, kind string) (string, bool) {
 	for i := len(p.Events) - 1; i >= 0; i-- {
-		if p.Events[i].Kind == n.event {
-			why = p.Events[i].Message
-			break
+		if p.Events[i].Kind == kind {
+			return p.Events[i].Message, true
 		}
 	}
-	if why == "" {
-		return ""
-	}
-	return fmt.Sprintf("[%s]%-10s %s[-]", colorTag(p.State), n.label, escape(why))
+	return "", false
 }
 
 // eventColor colours an event kind in Process Details: like the state it

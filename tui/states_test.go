@@ -30,18 +30,22 @@ func TestStateNoteSaysWhy(t *testing.T) {
 		want   string // "" for no note
 		colour string
 	}{
-		{"waiting names the dependencies", api.ProcessStatus{State: "waiting", Events: []api.Event{
-			ev("waiting", "for old"), ev("dependencies_ready", "old"), ev("waiting", "for db, cache")}},
+		{"waiting names the dependencies", api.ProcessStatus{State: "waiting", WaitingFor: []string{"db", "cache"},
+			Events: []api.Event{ev("waiting", "for db")}},
 			"waiting    for db, cache", "teal"},
-		{"waiting without its event", api.ProcessStatus{State: "waiting"}, "waiting    for a dependency to be ready", "teal"},
-		{"crash loop with the first error", api.ProcessStatus{State: "crash_loop", Events: []api.Event{
+		{"waiting from its event", api.ProcessStatus{State: "waiting", Events: []api.Event{
+			ev("waiting", "for old"), ev("dependencies_ready", "old"), ev("waiting", "for db")}},
+			"waiting    for db", "teal"},
+		{"waiting with nothing said", api.ProcessStatus{State: "waiting"}, "waiting    for a dependency to be ready", "teal"},
+		{"crash loop with count and first error", api.ProcessStatus{State: "crash_loop", CrashLoop: "fatal: [x] missing", Events: []api.Event{
 			ev("crashed", "exit 1"), ev("crash_loop", "5 crashes within 1m0s; first error: fatal: [x] missing")}},
 			"crash loop 5 crashes within 1m0s; first error: fatal: [x[] missing", "fuchsia"},
-		{"stopped by request", api.ProcessStatus{State: "stopped", Events: []api.Event{
-			ev("stop_requested", "stays stopped until start or restart"), ev("stopping", "pid 9: stopped by request")}},
-			"stopped    stays stopped until start or restart", "gray"},
+		{"crash loop whose event scrolled away", api.ProcessStatus{State: "crash_loop", CrashLoop: "panic: boom"},
+			"crash loop first error: panic: boom", "fuchsia"},
+		{"stopped by request", api.ProcessStatus{State: "stopped", Held: true},
+			"stopped    by request (S starts it)", "gray"},
 		{"stopped, not by request", api.ProcessStatus{State: "stopped"}, "", ""},
-		{"running", api.ProcessStatus{State: "running", Events: []api.Event{ev("waiting", "for db")}}, "", ""},
+		{"running", api.ProcessStatus{State: "running", WaitingFor: []string{"db"}, Events: []api.Event{ev("waiting", "for db")}}, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := stateNote(tc.p)
@@ -74,7 +78,7 @@ func TestCountsAddCrashLoopWaitingAndStoppedWhenPresent(t *testing.T) {
 		{[]string{"running", "stopped", "waiting", "crash_loop", "build_failed"}, "5 processes: ▶ 1  ■ 0  ✗ 1  ↻ 1  … 1  □ 1"},
 		{[]string{"stopped"}, "1 process: ▶ 0  ■ 0  ✗ 0  □ 1"},
 	} {
-		if got := stripTags(counts(ps(tc.states...))); got != tc.want {
+		if got := strings.ReplaceAll(stripTags(counts(ps(tc.states...))), "\u00a0", " "); got != tc.want {
 			t.Errorf("counts(%v) = %q, want %q", tc.states, got, tc.want)
 		}
 	}
