@@ -32,9 +32,14 @@ type asksAbout interface {
 	about() (process string, mode, all bool)
 }
 
-func (in restartInput) about() (string, bool, bool) { return in.Process, true, false }
-func (in waitInput) about() (string, bool, bool)    { return in.Process, false, false }
-func (statusInput) about() (string, bool, bool)     { return "", true, true }
+func (in restartInput) about() (string, bool, bool) {
+	return in.Process, true, in.Process == actors.All
+}
+func (in lifecycleInput) about() (string, bool, bool) {
+	return in.Process, false, in.Process == actors.All
+}
+func (in waitInput) about() (string, bool, bool) { return in.Process, false, false }
+func (statusInput) about() (string, bool, bool)  { return "", true, true }
 
 // alertMarks is what one session has been told: events up to seen.
 type alertMarks struct {
