@@ -2,15 +2,55 @@ package export
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"bpm/config"
 )
 
-// dependencies maps depends_on.
-func (x *sdExport) dependencies(u *unit, p *config.Process) {}
+// dependencies maps depends_on to Requires= and After=: started after its
+// dependencies are started (and ready, as far as the units can tell),
+// stopped before them.
+func (x *sdExport) dependencies(u *unit, p *config.Process) {
+	if len(p.DependsOn) == 0 {
+		return
+	}
+	names := make([]string, len(p.DependsOn))
+	for i, d := range p.DependsOn {
+		names[i] = x.proj.Prefix + "-" + d + ".service"
+	}
+	deps := strings.Join(p.DependsOn, ", ")
+	if p.RestartWithDeps {
+		u.comment("depends_on = [%s], restart_with_dependencies: started once they have started,\n"+
+			"stopped before them, restarted when one of them restarts.", deps)
+	} else {
+		u.comment("depends_on = [%s]: started once they have started, stopped before them.\n"+
+			"Requires= also restarts this unit when one of them restarts, which bpm does only\n"+
+			"with restart_with_dependencies = true.", deps)
+		x.warnf("process %s: systemd restarts it whenever %s restarts (Requires=); bpm does that only with restart_with_dependencies = true",
+			p.Name, strings.Join(p.DependsOn, " or "))
+	}
+	u.set("Requires", strings.Join(names, " "))
+	u.set("After", strings.Join(names, " "))
+}
 
-// limits maps [process.NAME.limits].
-func (x *sdExport) limits(u *unit, p *config.Process) {}
+// limits maps [process.NAME.limits] to LimitNOFILE=, MemoryMax= and CPUQuota=.
+func (x *sdExport) limits(u *unit, p *config.Process) {
+	l := p.Limits
+	if l == nil {
+		return
+	}
+	if l.OpenFiles > 0 {
+		u.set("LimitNOFILE", strconv.FormatUint(l.OpenFiles, 10))
+	}
+	if l.MemoryMB > 0 {
+		u.comment("memory_mb: the unit's cgroup, where bpm also sets RLIMIT_AS; add LimitAS= for that.")
+		u.set("MemoryMax", strconv.FormatInt(l.MemoryMB, 10)+"M")
+	}
+	if l.CPUPercent > 0 {
+		u.set("CPUQuota", strconv.Itoa(l.CPUPercent)+"%")
+	}
+}
 
 // limitations are the warnings every export prints: what bpm does that
 // these units do not.
@@ -29,7 +69,12 @@ func (x *sdExport) limitations() []string {
 	if listen {
 		w = append(w, "systemctl restart stops the old run before it starts the new one: meanwhile connections wait in the socket's backlog (none is refused), where bpm's old run keeps serving them")
 	}
-	if steps && (x.version == 0 || x.version >= restartStepsVersion) {
+	switch {
+	case !steps:
+	case x.version != 0 && x.version < restartStepsVersion:
+		w = append(w, fmt.Sprintf("systemd %d restarts every %s: the growing delay up to %s needs RestartSteps= (systemd %d); export with --systemd-version N for the machine the units go to",
+			x.version, seconds(x.cfg.BackoffInitial), seconds(x.cfg.BackoffMax), restartStepsVersion))
+	default:
 		w = append(w, "the restart delay grows with every automatic restart since the unit was last started by hand; bpm's starts from the initial delay again once a run stays up 60 s")
 	}
 	if x.cfg.Envrc {

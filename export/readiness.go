@@ -75,7 +75,23 @@ func (x *sdExport) ready(u *unit, p *config.Process) {
 	u.set("TimeoutStartSec", seconds(r.Timeout))
 }
 
-// health maps [process.NAME.health], which systemd cannot express.
+// health maps [process.NAME.health], which systemd cannot express, to a
+// comment and a warning.
 func (x *sdExport) health(u *unit, p *config.Process) {
-	_ = fmt.Sprint
+	h := p.Health
+	if h == nil {
+		return
+	}
+	probe := "http 2xx from " + h.HTTP
+	switch {
+	case h.TCP != "":
+		probe = "tcp connect to " + h.TCP
+	case h.Exec != nil:
+		probe = fmt.Sprintf("exec %q", h.Exec)
+	}
+	u.comment("[process.%s.health] %s every %s, %d failures in a row count as a crash:\n"+
+		"systemd has no liveness probe. WatchdogSec= restarts an app that sends WATCHDOG=1\n"+
+		"(sd_notify) and then stops sending it.", p.Name, probe, seconds(h.Interval), h.Failures)
+	x.warnf("process %s: systemd has no liveness probe, so its health check (%s) is not carried over; WatchdogSec= serves an app that sends WATCHDOG=1",
+		p.Name, probe)
 }

@@ -209,8 +209,6 @@ func (x *sdExport) restart(u *unit) {
 	if x.version != 0 && x.version < restartStepsVersion {
 		u.comment("systemd %d has no growing delay (systemd %d has): every restart waits RestartSec=.\n"+
 			"RestartSteps=%d\nRestartMaxDelaySec=%s", x.version, restartStepsVersion, steps, seconds(max))
-		x.warnf("systemd %d restarts every %s: the growing delay up to %s needs RestartSteps= (systemd %d); export with --systemd-version for the machine the units go to",
-			x.version, seconds(initial), seconds(max), restartStepsVersion)
 		return
 	}
 	u.set("RestartSteps", strconv.Itoa(steps))
