@@ -52,8 +52,9 @@ func verified(t *testing.T, files map[string]string) {
 
 // socketActivated runs a service's ExecStart as systemd would with its
 // socket unit: under systemd-socket-activate listening on ListenStream=,
-// named FileDescriptorName=, in WorkingDirectory= with Environment=.
-func socketActivated(t *testing.T, service, socket string) *bpmProcess {
+// named FileDescriptorName=, in WorkingDirectory= with Environment= and env.
+// Like systemd, systemd-socket-activate passes on a clean environment.
+func socketActivated(t *testing.T, service, socket string, env ...string) *bpmProcess {
 	t.Helper()
 	testkit.Need(t, "systemd-socket-activate")
 	svc, sock := testkit.ParseUnit([]byte(service)), testkit.ParseUnit([]byte(socket))
@@ -71,6 +72,9 @@ func socketActivated(t *testing.T, service, socket string) *bpmProcess {
 			args = append(args, "-E", kv)
 		}
 	}
+	for _, kv := range env {
+		args = append(args, "-E", kv)
+	}
 	cmd := exec.Command("systemd-socket-activate", append(args, argv...)...)
 	cmd.Dir = svc.Last("Service.WorkingDirectory")
 	return startCmd(t, cmd)
@@ -80,13 +84,38 @@ func socketActivated(t *testing.T, service, socket string) *bpmProcess {
 // ExecStart of a `listen` process, run as systemd runs it with the exported
 // socket unit, serves HTTP on the socket systemd hands it, as the process
 // systemd started (LISTEN_PID), with the release build and the env.
+// With an .envrc the ExecStart goes through direnv exec, which execs the app
+// in its place, so LISTEN_PID still names the app.
 func TestExportedListenProcessServesUnderSocketActivation(t *testing.T) {
+	t.Run("plain", func(t *testing.T) { servesUnderSocketActivation(t, false) })
+	t.Run("direnv", func(t *testing.T) { servesUnderSocketActivation(t, true) })
+}
+
+func servesUnderSocketActivation(t *testing.T, envrc bool) {
 	dir := t.TempDir()
 	testkit.CopyDir(t, "testdata/goapp", filepath.Join(dir, "goapp"))
 	addr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 	testkit.WriteFile(t, filepath.Join(dir, ".mcp-run"), "[process.app]\ntype = \"go\"\ndir = \"goapp\"\n"+
 		"listen = \""+addr+"\"\nenv = { FIXTURE_ECHO = \"a $HOME 100% \\\"quoted\\\" word\" }\n")
+	var env []string // what the units' user has: its direnv allow list
+	if envrc {
+		testkit.Need(t, "direnv")
+		home := t.TempDir()
+		env = []string{"XDG_DATA_HOME=" + filepath.Join(home, "data"), "XDG_CONFIG_HOME=" + filepath.Join(home, "config")}
+		for _, kv := range env {
+			k, v, _ := strings.Cut(kv, "=")
+			t.Setenv(k, v)
+		}
+		testkit.WriteFile(t, filepath.Join(dir, ".envrc"), "export FIXTURE_ECHO=\"$FIXTURE_ECHO via-envrc\"\n")
+		if out, err := exec.Command("direnv", "allow", dir).CombinedOutput(); err != nil {
+			t.Fatalf("direnv allow: %v\n%s", err, out)
+		}
+	}
 	files, stderr := exported(t, "--name", "demo", dir)
+	execStart := testkit.ParseUnit([]byte(files["demo-app.service"])).Last("Service.ExecStart")
+	if viaDirenv := strings.Contains(execStart, "/direnv exec "+dir+" "); viaDirenv != envrc {
+		t.Errorf("ExecStart=%s: through direnv %v, want %v", execStart, viaDirenv, envrc)
+	}
 	for _, name := range []string{"demo-app.service", "demo-app.socket", "demo.target"} {
 		if files[name] == "" {
 			t.Fatalf("no %s among the exported files (stderr:\n%s)", name, stderr)
@@ -99,7 +128,7 @@ func TestExportedListenProcessServesUnderSocketActivation(t *testing.T) {
 
 	// systemd-socket-activate starts the app on the first connection, which
 	// waits in the socket's backlog meanwhile.
-	app := socketActivated(t, files["demo-app.service"], files["demo-app.socket"])
+	app := socketActivated(t, files["demo-app.service"], files["demo-app.socket"], env...)
 	pid := strconv.Itoa(app.cmd.Process.Pid)
 	var body string
 	testkit.WaitFor(t, 30*time.Second, "an answer on "+addr, func() bool {
@@ -110,7 +139,11 @@ func TestExportedListenProcessServesUnderSocketActivation(t *testing.T) {
 		t.Errorf("GET http://%s/ = %q, want pid=%s", addr, body, pid)
 	}
 	app.waitOutput(t, `goapp started pid=`+pid+` mode=release\n`, 10*time.Second)
-	app.waitOutput(t, `echo=a \$HOME 100% "quoted" word\n`, 10*time.Second)
+	echo := `echo=a \$HOME 100% "quoted" word\n`
+	if envrc {
+		echo = `echo=a \$HOME 100% "quoted" word via-envrc\n`
+	}
+	app.waitOutput(t, echo, 10*time.Second)
 	app.waitOutput(t, `goapp inherited fd 3 LISTEN_PID=`+pid+` LISTEN_FDNAMES=app\n`, 10*time.Second)
 	app.cmd.Process.Signal(syscall.SIGTERM)
 	if code := app.wait(t, 30*time.Second); code != 0 {
