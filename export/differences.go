@@ -52,12 +52,27 @@ func (x *sdExport) limits(u *unit, p *config.Process) {
 	}
 }
 
+// noBuild is the warning that systemd runs what is there, and where that is.
+func (x *sdExport) noBuild() string {
+	var built []string
+	for _, p := range x.cfg.Processes {
+		if art := x.proj.Artifacts[p.Name]; art != "" {
+			built = append(built, art)
+		}
+	}
+	if len(built) == 0 {
+		return fmt.Sprintf("systemd does not build before a restart: after a change, run the release build yourself, then `systemctl restart %s.target`", x.proj.Prefix)
+	}
+	return fmt.Sprintf("systemd does not build before a restart: the units run what was built just now (%s), which the next build there (by bpm, go or cargo) replaces; after a change, build in release mode, then `systemctl restart %s.target`, or copy the executables elsewhere and point ExecStart= at them",
+		strings.Join(built, ", "), x.proj.Prefix)
+}
+
 // limitations are the warnings every export prints: what bpm does that
 // these units do not.
 func (x *sdExport) limitations() []string {
 	pre := x.proj.Prefix
 	w := []string{
-		fmt.Sprintf("systemd does not build: the units run the executables built just now (in .bpm/ and target/), which bpm or cargo replace when they build again; after a change, build in release mode and `systemctl restart %s.target`, or copy the executables elsewhere and point ExecStart= at them", pre),
+		x.noBuild(),
 		"no rollback: a new run that fails is restarted by Restart=on-failure, while bpm's restart keeps the old run serving until the new one is ready",
 		"no dev and release modes: crashes always back off as in release mode, and nothing switches modes after dev_timeout_hours",
 		fmt.Sprintf("no MCP tools (search_logs, restart, get_status …): output goes to the journal (journalctl -u '%s-*'), state to systemctl status %s.target", pre, pre),
