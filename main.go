@@ -129,11 +129,7 @@ func bpmUnit(args []string) int {
 		fmt.Fprintln(os.Stderr, "bpm: cannot find its own executable:", err)
 		return 1
 	}
-	unit, warnings, err := export.BPMUnit(cfg, export.BPMUnitOptions{Self: self, User: *user, Path: os.Getenv("PATH")})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bpm:", err)
-		return 1
-	}
+	unit, warnings := export.BPMUnit(cfg, export.BPMUnitOptions{Self: self, User: *user, Path: os.Getenv("PATH")})
 	os.Stdout.Write(unit)
 	for _, w := range warnings {
 		fmt.Fprintln(os.Stderr, "bpm: warning:", w)

@@ -85,17 +85,21 @@ func socketActivated(t *testing.T, service, socket string, env ...string) *bpmPr
 // socket unit, serves HTTP on the socket systemd hands it, as the process
 // systemd started (LISTEN_PID), with the release build and the env.
 // With an .envrc the ExecStart goes through direnv exec, which execs the app
-// in its place, so LISTEN_PID still names the app.
+// in its place, so LISTEN_PID still names the app. The rust fixture runs the
+// executable cargo's artifact messages named.
 func TestExportedListenProcessServesUnderSocketActivation(t *testing.T) {
-	t.Run("plain", func(t *testing.T) { servesUnderSocketActivation(t, false) })
-	t.Run("direnv", func(t *testing.T) { servesUnderSocketActivation(t, true) })
+	t.Run("go", func(t *testing.T) { servesUnderSocketActivation(t, "goapp", false) })
+	t.Run("go+direnv", func(t *testing.T) { servesUnderSocketActivation(t, "goapp", true) })
+	t.Run("rust", func(t *testing.T) { servesUnderSocketActivation(t, "rustapp", false) })
 }
 
-func servesUnderSocketActivation(t *testing.T, envrc bool) {
+func servesUnderSocketActivation(t *testing.T, fixture string, envrc bool) {
+	typ := map[string]string{"goapp": "go", "rustapp": "rust"}[fixture]
+	testkit.Need(t, map[string]string{"go": "go", "rust": "cargo"}[typ])
 	dir := t.TempDir()
-	testkit.CopyDir(t, "testdata/goapp", filepath.Join(dir, "goapp"))
+	testkit.CopyDir(t, "testdata/"+fixture, filepath.Join(dir, "app"))
 	addr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
-	testkit.WriteFile(t, filepath.Join(dir, ".mcp-run"), "[process.app]\ntype = \"go\"\ndir = \"goapp\"\n"+
+	testkit.WriteFile(t, filepath.Join(dir, ".mcp-run"), "[process.app]\ntype = \""+typ+"\"\ndir = \"app\"\n"+
 		"listen = \""+addr+"\"\nenv = { FIXTURE_ECHO = \"a $HOME 100% \\\"quoted\\\" word\" }\n")
 	var env []string // what the units' user has: its direnv allow list
 	if envrc {
@@ -115,6 +119,10 @@ func servesUnderSocketActivation(t *testing.T, envrc bool) {
 	execStart := testkit.ParseUnit([]byte(files["demo-app.service"])).Last("Service.ExecStart")
 	if viaDirenv := strings.Contains(execStart, "/direnv exec "+dir+" "); viaDirenv != envrc {
 		t.Errorf("ExecStart=%s: through direnv %v, want %v", execStart, viaDirenv, envrc)
+	}
+	built := map[string]string{"go": filepath.Join(dir, ".bpm", "app"), "rust": filepath.Join(dir, "app", "target", "release", "rustapp")}[typ]
+	if !strings.HasSuffix(execStart, " "+built) && execStart != built {
+		t.Errorf("ExecStart=%s, want the release build %s", execStart, built)
 	}
 	for _, name := range []string{"demo-app.service", "demo-app.socket", "demo.target"} {
 		if files[name] == "" {
@@ -138,13 +146,15 @@ func servesUnderSocketActivation(t *testing.T, envrc bool) {
 	if body != "pid="+pid+"\n" {
 		t.Errorf("GET http://%s/ = %q, want pid=%s", addr, body, pid)
 	}
-	app.waitOutput(t, `goapp started pid=`+pid+` mode=release\n`, 10*time.Second)
+	app.waitOutput(t, fixture+` started pid=`+pid+` mode=release\n`, 10*time.Second)
 	echo := `echo=a \$HOME 100% "quoted" word\n`
 	if envrc {
 		echo = `echo=a \$HOME 100% "quoted" word via-envrc\n`
 	}
 	app.waitOutput(t, echo, 10*time.Second)
-	app.waitOutput(t, `goapp inherited fd 3 LISTEN_PID=`+pid+` LISTEN_FDNAMES=app\n`, 10*time.Second)
+	if fixture == "goapp" {
+		app.waitOutput(t, `goapp inherited fd 3 LISTEN_PID=`+pid+` LISTEN_FDNAMES=app\n`, 10*time.Second)
+	}
 	app.cmd.Process.Signal(syscall.SIGTERM)
 	if code := app.wait(t, 30*time.Second); code != 0 {
 		t.Errorf("the app exited %d on KillSignal=SIGTERM, want 0", code)

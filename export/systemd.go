@@ -80,11 +80,7 @@ func (s *Systemd) Export(p *Project) (*Result, error) {
 		x.version = localSystemdVersion()
 	}
 	if !s.user {
-		u, err := user.Current()
-		if err != nil {
-			return nil, fmt.Errorf("export systemd: who runs the units: %w; use --user for a user manager", err)
-		}
-		x.owner = u.Username
+		x.owner = currentUser()
 	}
 	res := &Result{}
 	for _, proc := range p.Config.Processes {
@@ -117,7 +113,7 @@ func (x *sdExport) header(u *unit, name, what string) {
 
 // service is the .service unit of p.
 func (x *sdExport) service(p *config.Process) ([]byte, error) {
-	argv, err := x.execStart(p)
+	argv, found, err := x.execStart(p)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +139,7 @@ func (x *sdExport) service(p *config.Process) ([]byte, error) {
 		u.set("User", plain(x.owner))
 	}
 	u.set("WorkingDirectory", plain(p.Dir))
-	x.environment(u, p, argv[0])
+	x.environment(u, p, found)
 	u.set("ExecStart", execLine(argv))
 	x.ready(u, p)
 	x.restart(u)
@@ -154,11 +150,12 @@ func (x *sdExport) service(p *config.Process) ([]byte, error) {
 }
 
 // execStart is p's release run argv with an absolute executable, as
-// systemd-analyze verify wants it.
-func (x *sdExport) execStart(p *config.Process) ([]string, error) {
+// systemd-analyze verify wants it, and the directory where the executable
+// was found in PATH ("" when it was not looked up there).
+func (x *sdExport) execStart(p *config.Process) ([]string, string, error) {
 	art := x.proj.Artifacts[p.Name]
 	if p.Type == config.TypeRust && art == "" {
-		return nil, fmt.Errorf("export systemd: process %s: no executable from its release build", p.Name)
+		return nil, "", fmt.Errorf("export systemd: process %s: no executable from its release build", p.Name)
 	}
 	argv := x.cfg.RunArgv(p, config.Release, art)
 	switch {
@@ -173,26 +170,25 @@ func (x *sdExport) execStart(p *config.Process) ([]string, error) {
 		}
 		if abs, err := filepath.Abs(path); err == nil {
 			argv[0] = abs
+			return argv, filepath.Dir(abs), nil
 		}
 	}
-	return argv, nil
+	return argv, "", nil
 }
 
 // environment writes p's env, and a PATH when p's executable was found in
-// a directory systemd's PATH lacks (node beside npm, say).
-func (x *sdExport) environment(u *unit, p *config.Process, exe string) {
+// a directory (found) that systemd's PATH lacks: node beside npm, say.
+func (x *sdExport) environment(u *unit, p *config.Process, found string) {
 	hasPath := false
 	for _, kv := range p.Env {
 		hasPath = hasPath || strings.HasPrefix(kv, "PATH=")
 		u.set("Environment", envWord(kv))
 	}
-	dir := filepath.Dir(exe)
-	if hasPath || p.Type == config.TypeRust || p.Type == config.TypeGo || x.cfg.Envrc || !filepath.IsAbs(exe) ||
-		slices.Contains(filepath.SplitList(defaultPath), dir) {
+	if found == "" || hasPath || slices.Contains(filepath.SplitList(defaultPath), found) {
 		return
 	}
-	u.comment("%s was found in %s, which systemd's PATH lacks; what it starts may be there too.", filepath.Base(exe), dir)
-	u.set("Environment", envWord("PATH="+dir+":"+defaultPath))
+	u.comment("The executable was found in %s, which systemd's PATH lacks; what it starts may be there too.", found)
+	u.set("Environment", envWord("PATH="+found+":"+defaultPath))
 }
 
 // restart maps the release backoff: initial × 1.5 per crash up to max.
@@ -295,6 +291,15 @@ func localSystemdVersion() int {
 }
 
 var versionRE = regexp.MustCompile(`^systemd (\d+)`)
+
+// currentUser is the name of the user running bpm, or its uid where the
+// name cannot be looked up (a container's user without a passwd entry).
+func currentUser() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return strconv.Itoa(os.Getuid())
+}
 
 // mentionsNotify reports whether the file at path holds NOTIFY_SOCKET: an
 // executable that reads it most likely sends sd_notify messages.

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -301,4 +302,34 @@ func keys(m map[string]testkit.Unit) []string {
 	}
 	slices.Sort(k)
 	return k
+}
+
+// A command found in PATH is written with its absolute path; found outside
+// systemd's PATH, its directory leads the unit's PATH (node beside npm). A
+// relative path is relative to dir.
+func TestCommandsGetAbsoluteExecutables(t *testing.T) {
+	bin := t.TempDir()
+	testkit.WriteFile(t, filepath.Join(bin, "myserver"), "#!/bin/sh\nexec sleep 1000\n")
+	if err := os.Chmod(filepath.Join(bin, "myserver"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(filepath.ListSeparator)+os.Getenv("PATH"))
+	res, units := exportSystemd(t, "[process.a]\ntype = \"command\"\ncommand = [\"myserver\", \"-v\"]\n"+
+		"[process.b]\ntype = \"command\"\ncommand = [\"./run.sh\"]\n", nil)
+	a, b := units["shop-a.service"], units["shop-b.service"]
+	if got, want := a.Last("Service.ExecStart"), filepath.Join(bin, "myserver")+" -v"; got != want {
+		t.Errorf("ExecStart=%s, want %s", got, want)
+	}
+	if got, want := a.Last("Service.Environment"), "PATH="+bin+":"+defaultPath; got != want {
+		t.Errorf("Environment=%s, want %s", got, want)
+	}
+	if got, want := b.Last("Service.ExecStart"), filepath.Join(b.Last("Service.WorkingDirectory"), "run.sh"); got != want {
+		t.Errorf("ExecStart=%s, want %s", got, want)
+	}
+	if _, ok := b["Service.Environment"]; ok {
+		t.Errorf("b has Environment=%q", b["Service.Environment"])
+	}
+	if hasWarning(res, "not on this machine's PATH") {
+		t.Errorf("warned: %q", res.Warnings)
+	}
 }
