@@ -96,6 +96,10 @@ func check(args []string) int {
 // exportUnits is `bpm export FORMAT …` (package export).
 func exportUnits(args []string) int {
 	req, err := export.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Print(usage)
+		return 0
+	}
 	if errors.Is(err, export.ErrUnknownFormat) {
 		fmt.Fprintln(os.Stderr, "bpm:", err)
 		return 2
@@ -116,7 +120,12 @@ func bpmUnit(args []string) int {
 	fs := flag.NewFlagSet("bpm systemd", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	user := fs.Bool("user", false, "a unit for a user manager")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 1 {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Print(usage)
+		return 0
+	}
+	if err != nil || fs.NArg() > 1 {
 		fmt.Fprintf(os.Stderr, "bpm systemd: expected [--user] [PROJECT_DIR]\n%s", usage)
 		return 2
 	}

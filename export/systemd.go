@@ -73,7 +73,7 @@ type sdExport struct {
 	warn    []string
 }
 
-// Export writes the units; see docs/operations.md for the mapping.
+// Export returns the units and the warnings; docs/operations.md has the mapping.
 func (s *Systemd) Export(p *Project) (*Result, error) {
 	x := &sdExport{Systemd: s, proj: p, cfg: p.Config, version: s.version}
 	if x.version == 0 {
