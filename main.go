@@ -19,6 +19,7 @@ import (
 
 	"bpm/actors"
 	"bpm/config"
+	"bpm/export"
 	"bpm/mcp"
 	"bpm/tui"
 )
@@ -30,6 +31,12 @@ const usage = `usage:
   bpm [--port N] [PROJECT_DIR]   run in the foreground (PROJECT_DIR defaults to .)
   bpm check [PROJECT_DIR]        validate PROJECT_DIR/.mcp-run and print the resolved plan
   bpm tui [URL]                  operator console (URL defaults to http://127.0.0.1:3001/mcp)
+  bpm export systemd [--out DIR|-] [--name PREFIX] [--user] [--notify NAMES]
+                     [--systemd-version N] [PROJECT_DIR]
+                                 build in release mode and write systemd units that run
+                                 the project without bpm (default --out ./systemd)
+  bpm systemd [--user] [PROJECT_DIR]
+                                 print a unit that runs bpm on the project at boot
   bpm version                    print the version
 `
 
@@ -44,6 +51,10 @@ func run(args []string) int {
 			return check(args[1:])
 		case "tui":
 			return tui.Run(args[1:])
+		case "export":
+			return exportUnits(args[1:])
+		case "systemd":
+			return bpmUnit(args[1:])
 		case actors.GuardArg:
 			// bpm itself as the guard, where no shell can run it
 			// (actors.StartGuard).
@@ -79,6 +90,59 @@ func check(args []string) int {
 		return 2
 	}
 	cfg.Describe(os.Stdout)
+	return 0
+}
+
+// exportUnits is `bpm export FORMAT …` (package export).
+func exportUnits(args []string) int {
+	req, err := export.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Print(usage)
+		return 0
+	}
+	if errors.Is(err, export.ErrUnknownFormat) {
+		fmt.Fprintln(os.Stderr, "bpm:", err)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bpm export: %v\n%s", err, usage)
+		return 2
+	}
+	cfg, code := load(req.Dirs, 0)
+	if cfg == nil {
+		return code
+	}
+	return export.Run(req, cfg, os.Stdout, os.Stderr)
+}
+
+// bpmUnit is `bpm systemd [--user] [PROJECT_DIR]`: prints a unit running bpm.
+func bpmUnit(args []string) int {
+	fs := flag.NewFlagSet("bpm systemd", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	user := fs.Bool("user", false, "a unit for a user manager")
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Print(usage)
+		return 0
+	}
+	if err != nil || fs.NArg() > 1 {
+		fmt.Fprintf(os.Stderr, "bpm systemd: expected [--user] [PROJECT_DIR]\n%s", usage)
+		return 2
+	}
+	cfg, code := load(fs.Args(), 0)
+	if cfg == nil {
+		return code
+	}
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bpm: cannot find its own executable:", err)
+		return 1
+	}
+	unit, warnings := export.BPMUnit(cfg, export.BPMUnitOptions{Self: self, User: *user, Path: os.Getenv("PATH")})
+	os.Stdout.Write(unit)
+	for _, w := range warnings {
+		fmt.Fprintln(os.Stderr, "bpm: warning:", w)
+	}
 	return 0
 }
 

@@ -1,8 +1,10 @@
 package actors
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -170,6 +172,25 @@ func cargoFilter(found func(cargoArtifact)) func(line []byte) bool {
 		}
 		return false
 	}
+}
+
+// CargoExecutable reads the stdout of p's cargo build (config.BuildArgv's
+// JSON message format), copies the lines that are not cargo's messages to
+// out, and returns the executable to run, chosen as bpm's builder chooses it.
+func CargoExecutable(p *config.Process, stdout io.Reader, out io.Writer) (string, error) {
+	var arts []cargoArtifact
+	keep := cargoFilter(func(a cargoArtifact) { arts = append(arts, a) })
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 64<<10), 64<<20)
+	for sc.Scan() {
+		if keep(sc.Bytes()) {
+			fmt.Fprintf(out, "%s\n", sc.Bytes())
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", fmt.Errorf("build %s: reading cargo's output: %w", p.Name, err)
+	}
+	return pickArtifact(p, arts)
 }
 
 // finish answers the build whose leader exited: its group is already
