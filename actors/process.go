@@ -144,6 +144,8 @@ func (p *Process) Receive(ctx actor.Context) {
 		}
 	case runNotReady:
 		p.notReady(ctx, m)
+	case runUnhealthy:
+		p.unhealthy(ctx, m)
 	case stopDue:
 		p.stopDue(m)
 	case retryDue:

@@ -27,7 +27,10 @@ type run struct {
 	failed   bool // it was stopped for not becoming ready: its exit is a crash
 	replaced bool // a new run took over its socket
 	timers   []Timer
-	cancel   chan struct{} // closed to end a ready probe
+	cancel   chan struct{} // closed to end a ready or health probe
+
+	// failure is why bpm stopped it as a crash, for last_exit (health.go).
+	failure string
 }
 
 type runExited struct {
@@ -150,6 +153,7 @@ func (p *Process) ready(ctx actor.Context, r *run) {
 		return
 	}
 	p.watchLoopEnd(r)
+	p.watchHealth(r)
 	p.swapDone(ctx, nil)
 }
 
@@ -230,6 +234,9 @@ func (p *Process) exited(ctx actor.Context, m runExited) {
 	_ = signalGroup(r.pid, syscall.SIGKILL)
 	p.guard.Remove(r.pid)
 	p.lastExit = fmt.Sprintf("pid %d: %s", r.pid, m.info)
+	if r.failure != "" {
+		p.lastExit = fmt.Sprintf("pid %d: %s; then %s", r.pid, r.failure, m.info)
+	}
 	wasCur := r == p.cur
 	if wasCur {
 		p.cur = nil

@@ -102,6 +102,10 @@ func (c *Config) RunArgvVia(p *Process, m Mode, artifact string, via []string) [
 	return c.wrap(argv)
 }
 
+// Wrap returns a copy of argv, prefixed with `direnv exec DIR` when the
+// project has an .envrc, as every build and run is (a health probe's exec).
+func (c *Config) Wrap(argv []string) []string { return c.wrap(argv) }
+
 // wrap returns a copy of argv, prefixed with `direnv exec DIR` when the project has an .envrc.
 func (c *Config) wrap(argv []string) []string {
 	out := make([]string, 0, len(argv)+3)

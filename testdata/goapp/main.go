@@ -155,6 +155,7 @@ func serve(ln net.Listener, d *drainer, pid int, delay time.Duration) (*http.Ser
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprint(w, body)
 	}), ConnState: d.track}
+	srv.Handler = withHealth(srv.Handler)
 	fmt.Printf("goapp listening addr=%s\n", ln.Addr())
 	served := make(chan struct{})
 	go func() {
