@@ -50,6 +50,18 @@ func (p *Process) unhealthy(ctx actor.Context, m runUnhealthy) {
 		return
 	}
 	why := healthFailure(p.proc.Health.Failures, m.err)
+	if p.next != nil {
+		// A hand-off: both runs accept on the shared socket, so the
+		// failure may be the new run's. Probe again from zero; if the
+		// hand-off rolls back, r's own failures show again.
+		if n := len(p.events); n == 0 || p.events[n-1].Kind != "health_unsure" {
+			p.event("health_unsure", fmt.Sprintf("pid %d: %s, while pid %d starts beside it; probing again", r.pid, why, p.next.pid))
+		}
+		close(r.cancel)
+		r.cancel = nil
+		p.watchHealth(r)
+		return
+	}
 	p.event("health_failed", fmt.Sprintf("pid %d: %s", r.pid, why))
 	r.failed = true
 	r.failure = "health check failed, " + why

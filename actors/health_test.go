@@ -206,3 +206,179 @@ func checkHealthCycle(t *testing.T, h *bpmHarness, c healthCase) {
 			st.State, st.PID, second.PID, st.Crashes, st.Restarts)
 	}
 }
+
+func TestHealthProbeThatHangsIsCutAtTimeout(t *testing.T) {
+	bin := buildGoapp(t)
+	port := testkit.FreePort(t)
+	tests := []struct {
+		name, config, trigger, wantErr string
+	}{
+		{"http", fmt.Sprintf(`command = [%q]
+env = { FIXTURE_LISTEN = "127.0.0.1:%d", FIXTURE_HEALTH_FILE = "hang" }
+
+[process.app.ready]
+http = "http://127.0.0.1:%[2]d/"
+
+[process.app.health]
+http = "http://127.0.0.1:%[2]d/health"`, bin, port),
+			"hang", fmt.Sprintf("GET http://127.0.0.1:%d/health: no answer within 300ms", port)},
+		// The probe's own child must go with it: its group is killed.
+		{"exec", `command = ["sleep", "1000"]
+
+[process.app.health]
+exec = ["sh", "-c", "test -e hang || exit 0; sleep 600 & echo $! > sleep.pid; wait"]`,
+			"hang", `exec sh -c "test -e hang || exit 0; sleep 600 & echo $! > sleep.pid; wait": no exit within 300ms, killed`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := testkit.NewProject(t, `
+release_crash_backoff_initial_seconds = 60
+
+[process.app]
+type = "command"
+`+tt.config+`
+interval_seconds = 0.1
+timeout_seconds = 0.3
+failures = 1
+`)
+			h := startHarness(t, dir, nil)
+			first := h.waitState("app", StateRunning, 30*time.Second)
+			testkit.WriteFile(t, filepath.Join(dir, tt.trigger), "hang")
+			hung := time.Now()
+			st := h.waitState("app", StateBackoff, 10*time.Second)
+			if took := time.Since(hung); took > 3*time.Second {
+				t.Errorf("the hung probe took %v to fail; its timeout is 300ms", took)
+			}
+			want := fmt.Sprintf("pid %d: probe failed: %s", first.PID, tt.wantErr)
+			if got := eventMessage(st, "health_failed"); got != want {
+				t.Errorf("health_failed = %q, want %q", got, want)
+			}
+			if b, err := os.ReadFile(filepath.Join(dir, "sleep.pid")); err == nil {
+				pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+				testkit.WaitFor(t, 5*time.Second, "the hung probe's child killed", func() bool { return !testkit.Alive(pid) })
+			} else if tt.name == "exec" {
+				t.Errorf("the exec probe never started its child: %v", err)
+			}
+		})
+	}
+}
+
+func TestHealthProbesStartAfterReadyOnEveryRun(t *testing.T) {
+	port := testkit.FreePort(t)
+	dir := testkit.NewProject(t, fmt.Sprintf(`
+release_crash_backoff_initial_seconds = 0.1
+release_crash_backoff_max_seconds = 0.1
+
+[process.app]
+type = "command"
+command = ["sh", "-c", "sleep 1; echo up; exec sleep 1000"]
+
+[process.app.ready]
+log = "^up$"
+
+[process.app.health]
+tcp = "127.0.0.1:%d"
+interval_seconds = 0.05
+failures = 1
+`, port))
+	h := startHarness(t, dir, nil)
+	var st ProcessStatus
+	testkit.WaitFor(t, 20*time.Second, "three runs failing their probes", func() bool {
+		st = h.proc("app")
+		return st.Crashes >= 3
+	})
+	// Each run: started, ready a second later, and only then health_failed.
+	var runs int
+	var startedAt, readyAt time.Time
+	for _, e := range st.Events {
+		switch e.Kind {
+		case "started":
+			startedAt, readyAt = e.Time, time.Time{}
+		case "ready":
+			readyAt = e.Time
+			if d := readyAt.Sub(startedAt); d < 900*time.Millisecond {
+				t.Errorf("ready %v after start, before the run printed up", d)
+			}
+		case "health_failed":
+			if readyAt.IsZero() {
+				t.Errorf("health_failed before the run was ready: %v", eventKinds(st))
+			}
+			runs++
+		}
+	}
+	if runs < 3 {
+		t.Errorf("%d runs failed their probes, want every run probed: %v", runs, eventKinds(st))
+	}
+}
+
+func TestHealthProbesFollowTheListenHandoff(t *testing.T) {
+	bin := buildGoapp(t)
+	dir, port := goappProject(t, bin, `http = "http://127.0.0.1:PORT/"`, 20, 1, "FIXTURE_HEALTH_FILE=health")
+	appendHealth(t, dir, fmt.Sprintf("http = \"http://127.0.0.1:%d/health\"\ninterval_seconds = 0.1\nfailures = 2", port))
+	h := startHarness(t, dir, nil)
+	old := h.waitState("app", StateRunning, 30*time.Second)
+	r := h.restart("app")
+	if r.Err != nil || r.PID == old.PID {
+		t.Fatalf("restart: %+v", r)
+	}
+	healthy := func() int {
+		return h.search("app", SearchRequest{Kind: KindRun, Pattern: `^health 200$`, Index: -1}).Matches
+	}
+	testkit.WaitFor(t, 10*time.Second, "the new run probed", func() bool { return healthy() >= 3 })
+
+	testkit.WriteFile(t, filepath.Join(dir, "health"), "fail")
+	var st ProcessStatus
+	testkit.WaitFor(t, 10*time.Second, "event health_failed", func() bool {
+		st = h.proc("app")
+		return eventMessage(st, "health_failed") != ""
+	})
+	if got := eventMessage(st, "health_failed"); !strings.HasPrefix(got, fmt.Sprintf("pid %d: 2 probes failed in a row: ", r.PID)) {
+		t.Errorf("health_failed = %q, want it about the new run %d", got, r.PID)
+	}
+}
+
+// Regression: during a hand-off both runs accept on the shared socket, so
+// the old run's probes may reach the new run; a new run failing them must
+// not get the serving old run killed.
+func TestHealthFailureOfStartingNewRunDoesNotKillOldRun(t *testing.T) {
+	bin := buildGoapp(t)
+	// Only a run with FIXTURE_ECHO=ready becomes ready.
+	dir, port := goappProject(t, bin, `log = "^echo=ready$"`, 2, 1, "FIXTURE_HEALTH_FILE=health", "FIXTURE_ECHO=ready")
+	appendHealth(t, dir, fmt.Sprintf("http = \"http://127.0.0.1:%d/health\"\ninterval_seconds = 0.05\nfailures = 1", port))
+	testkit.WriteFile(t, filepath.Join(dir, "bad"), "fail")
+	h := startHarness(t, dir, nil)
+	old := h.waitState("app", StateRunning, 30*time.Second)
+
+	setNext(t, dir, bin, "FIXTURE_HEALTH_FILE=bad")
+	r := h.restart("app")
+	if r.Err == nil || !strings.Contains(r.Err.Error(), "rolled back") {
+		t.Fatalf("restart: %+v, want a rollback (the new run is never ready)", r)
+	}
+	st := h.proc("app")
+	if eventMessage(st, "health_unsure") == "" {
+		t.Fatalf("no probe reached the new run during the hand-off; events %v", eventKinds(st))
+	}
+	if st.PID != old.PID || st.State != StateRunning || st.Crashes != 0 || eventMessage(st, "health_failed") != "" {
+		t.Errorf("pid %d (old %d) state %s crashes %d health_failed %q: want the old run serving untouched",
+			st.PID, old.PID, st.State, st.Crashes, eventMessage(st, "health_failed"))
+	}
+	// The old run is still probed after the rollback.
+	probed := func() int {
+		return h.search("app", SearchRequest{Kind: KindRun, Pattern: `^health 200$`, Index: -2}).Matches
+	}
+	n := probed()
+	testkit.WaitFor(t, 10*time.Second, "the old run probed again", func() bool { return probed() >= n+5 })
+}
+
+// appendHealth adds a [process.app.health] table with lines to dir's config.
+func appendHealth(t *testing.T, dir, lines string) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(dir, ".mcp-run"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := fmt.Fprintf(f, "\n[process.app.health]\n%s\n", lines); err != nil {
+		t.Fatal(err)
+	}
+}
