@@ -2,7 +2,11 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"time"
 
@@ -31,6 +35,9 @@ func (p *Process) watchHealth(r *run) {
 	r.cancel = make(chan struct{})
 	root, self, id := p.root, p.self, r.id
 	h := &healthProbe{hc: hc, guard: p.guard}
+	if p.socket != nil && sharesPort(hc, p.proc.Listen) {
+		h.dialer.owner = r.pid
+	}
 	if hc.Exec != nil {
 		h.argv = p.cfg.Wrap(hc.Exec)
 		h.dir = p.proc.Dir
@@ -50,18 +57,6 @@ func (p *Process) unhealthy(ctx actor.Context, m runUnhealthy) {
 		return
 	}
 	why := healthFailure(p.proc.Health.Failures, m.err)
-	if p.next != nil {
-		// A hand-off: both runs accept on the shared socket, so the
-		// failure may be the new run's. Probe again from zero; if the
-		// hand-off rolls back, r's own failures show again.
-		if n := len(p.events); n == 0 || p.events[n-1].Kind != "health_unsure" {
-			p.event("health_unsure", fmt.Sprintf("pid %d: %s, while pid %d starts beside it; probing again", r.pid, why, p.next.pid))
-		}
-		close(r.cancel)
-		r.cancel = nil
-		p.watchHealth(r)
-		return
-	}
 	p.event("health_failed", fmt.Sprintf("pid %d: %s", r.pid, why))
 	r.failed = true
 	r.failure = "health check failed, " + why
@@ -86,6 +81,9 @@ type healthProbe struct {
 	dir   string   // exec: the process's working directory
 	env   []string // exec: bpm's environment plus the process's env
 	guard *Guard   // exec: kills a probe's group if bpm dies
+
+	dialer healthDialer // http, tcp: how probes connect
+	client *http.Client // http: made by watch from dialer
 }
 
 // watch probes every Interval, the first one Interval after the run became
@@ -102,6 +100,7 @@ func (h *healthProbe) watch(cancel <-chan struct{}, unhealthy func(error)) {
 		case <-ctx.Done():
 		}
 	}()
+	h.client = h.dialer.client()
 	tick := time.NewTicker(h.hc.Interval)
 	defer tick.Stop()
 	failed := 0
@@ -115,7 +114,10 @@ func (h *healthProbe) watch(cancel <-chan struct{}, unhealthy func(error)) {
 		if ctx.Err() != nil {
 			return
 		}
-		if err == nil {
+		switch {
+		case errors.Is(err, errOtherRun):
+			continue
+		case err == nil:
 			failed = 0
 			continue
 		}
@@ -130,10 +132,33 @@ func (h *healthProbe) watch(cancel <-chan struct{}, unhealthy func(error)) {
 func (h *healthProbe) once(ctx context.Context) error {
 	switch {
 	case h.hc.HTTP != "":
-		return probeHTTP(ctx, h.hc.HTTP, h.hc.Timeout)
+		return probeHTTP(ctx, h.client, h.hc.HTTP, h.hc.Timeout)
 	case h.hc.TCP != "":
-		return probeTCP(ctx, h.hc.TCP, h.hc.Timeout)
+		return probeTCP(ctx, h.dialer, h.hc.TCP, h.hc.Timeout)
 	default:
 		return probeExec(ctx, h.argv, h.dir, h.env, h.hc.Timeout, h.guard)
 	}
+}
+
+// sharesPort reports whether hc's http or tcp probe connects to the port of
+// listen, the socket every run of the process shares: then a probe counts
+// only when the probed run itself accepted it.
+func sharesPort(hc *config.Health, listen string) bool {
+	_, lport, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	addr := hc.TCP
+	if hc.HTTP != "" {
+		u, err := url.Parse(hc.HTTP)
+		if err != nil {
+			return false
+		}
+		addr = u.Host
+		if u.Port() == "" {
+			addr = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
+		}
+	}
+	_, port, err := net.SplitHostPort(addr)
+	return err == nil && port == lport
 }

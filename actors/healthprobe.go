@@ -23,20 +23,56 @@ const probeOutputMax = 4 << 10
 // a descendant that still holds its output pipe; its group is killed after.
 const probeWaitDelay = 100 * time.Millisecond
 
-// healthClient makes every http probe on a fresh connection and never
-// through a proxy: it must reach the run's own socket.
-var healthClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+// errOtherRun marks a probe that another run of the process answered (on
+// the shared `listen` socket, during a hand-off): it neither passes nor fails.
+var errOtherRun = errors.New("accepted by another run on the shared socket")
+
+// healthDialer connects a probe; with an owner (a run with `listen`, probed
+// on the shared socket's port) the connection counts only once the owner's
+// process tree has accepted it, as for ready checks (sockowner.go).
+type healthDialer struct{ owner int }
+
+func (d healthDialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var nd net.Dialer
+	c, err := nd.DialContext(ctx, network, addr)
+	if err != nil || d.owner == 0 {
+		return c, err
+	}
+	within := time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		within = time.Until(dl)
+	}
+	switch acceptOwner(ctx, c, d.owner, within) {
+	case acceptedByTree:
+		return c, nil
+	case acceptedByOther:
+		c.Close()
+		return nil, errOtherRun
+	default:
+		c.Close()
+		return nil, fmt.Errorf("connection not accepted by pid %d", d.owner)
+	}
+}
+
+// client makes every http probe on a fresh connection and never through a
+// proxy: it must reach the run's own socket.
+func (d healthDialer) client() *http.Client {
+	return &http.Client{Transport: &http.Transport{DisableKeepAlives: true, DialContext: d.dial}}
+}
 
 // probeHTTP passes when a GET of rawURL answers 2xx within timeout.
-func probeHTTP(ctx context.Context, rawURL string, timeout time.Duration) error {
+func probeHTTP(ctx context.Context, client *http.Client, rawURL string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", rawURL, err)
 	}
-	resp, err := healthClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
+		if errors.Is(err, errOtherRun) {
+			return errOtherRun
+		}
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return fmt.Errorf("GET %s: no answer within %s", rawURL, timeout)
 		}
@@ -55,12 +91,14 @@ func probeHTTP(ctx context.Context, rawURL string, timeout time.Duration) error 
 }
 
 // probeTCP passes when a connection to addr is accepted within timeout.
-func probeTCP(ctx context.Context, addr string, timeout time.Duration) error {
+func probeTCP(ctx context.Context, d healthDialer, addr string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
+	c, err := d.dial(ctx, "tcp", addr)
 	if err != nil {
+		if errors.Is(err, errOtherRun) {
+			return errOtherRun
+		}
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return fmt.Errorf("tcp %s: no connection within %s", addr, timeout)
 		}

@@ -29,10 +29,24 @@ const acceptPoll = 10 * time.Millisecond
 // It gives up early once another process has held the connection on two
 // looks in a row (one look may fall between accept and the fd's install).
 func acceptedBy(ctx context.Context, c net.Conn, pid int, within time.Duration) bool {
+	return acceptOwner(ctx, c, pid, within) == acceptedByTree
+}
+
+// acceptResult says who took a probe's connection.
+type acceptResult int
+
+const (
+	acceptedByTree  acceptResult = iota // pid or one of its descendants
+	acceptedByOther                     // another process
+	notAccepted                         // nobody, within the wait (or c is not TCP)
+)
+
+// acceptOwner is acceptedBy telling another process's accept from none.
+func acceptOwner(ctx context.Context, c net.Conn, pid int, within time.Duration) acceptResult {
 	local, lok := c.LocalAddr().(*net.TCPAddr)
 	remote, rok := c.RemoteAddr().(*net.TCPAddr)
 	if !lok || !rok {
-		return false
+		return notAccepted
 	}
 	// The server's socket has the probe's addresses the other way round.
 	want := tcpEntry{local: unmapped(remote.AddrPort()), remote: unmapped(local.AddrPort())}
@@ -44,19 +58,19 @@ func acceptedBy(ctx context.Context, c net.Conn, pid int, within time.Duration) 
 	for {
 		if inode := serverInode(want); inode != 0 {
 			if treeHasSocket(pid, inode) {
-				return true
+				return acceptedByTree
 			}
 			if foreign++; foreign == 2 {
-				return false
+				return acceptedByOther
 			}
 		} else {
 			foreign = 0
 		}
 		select {
 		case <-ctx.Done():
-			return false
+			return notAccepted
 		case <-deadline.C:
-			return false
+			return notAccepted
 		case <-tick.C:
 		}
 	}
