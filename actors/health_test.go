@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"bpm/config"
 	"bpm/testkit"
 )
 
@@ -405,5 +406,31 @@ func appendHealth(t *testing.T, dir, lines string) {
 	defer f.Close()
 	if _, err := fmt.Fprintf(f, "\n[process.app.health]\n%s\n", lines); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestHealthSharesPortWithListen(t *testing.T) {
+	tests := []struct {
+		name   string
+		hc     config.Health
+		listen string
+		want   bool
+	}{
+		{"http same port", config.Health{HTTP: "http://127.0.0.1:8080/health"}, "127.0.0.1:8080", true},
+		{"http wildcard listen", config.Health{HTTP: "http://localhost:8080/health"}, ":8080", true},
+		{"http default port", config.Health{HTTP: "http://127.0.0.1/health"}, "0.0.0.0:80", true},
+		{"https default port", config.Health{HTTP: "https://127.0.0.1/health"}, "127.0.0.1:443", true},
+		{"http admin port", config.Health{HTTP: "http://127.0.0.1:9090/health"}, "127.0.0.1:8080", false},
+		{"tcp same port", config.Health{TCP: "127.0.0.1:8080"}, "127.0.0.1:8080", true},
+		{"tcp other port", config.Health{TCP: "127.0.0.1:5432"}, "127.0.0.1:8080", false},
+		{"exec", config.Health{Exec: []string{"true"}}, "127.0.0.1:8080", false},
+		{"no listen", config.Health{TCP: "127.0.0.1:8080"}, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := sharesPort(&tt.hc, tt.listen); got != tt.want {
+				t.Errorf("sharesPort(%+v, %q) = %v, want %v", tt.hc, tt.listen, got, tt.want)
+			}
+		})
 	}
 }
