@@ -44,7 +44,7 @@ func TestHealthProbesFollowTheListenHandoff(t *testing.T) {
 func TestHealthFailureOfStartingNewRunDoesNotKillOldRun(t *testing.T) {
 	bin := buildGoapp(t)
 	// Only a run with FIXTURE_ECHO=ready becomes ready.
-	dir, port := goappProject(t, bin, `log = "^echo=ready$"`, 2, 1, "FIXTURE_HEALTH_FILE=health", "FIXTURE_ECHO=ready")
+	dir, port := goappProject(t, bin, `log = "^echo=ready$"`, 5, 1, "FIXTURE_HEALTH_FILE=health", "FIXTURE_ECHO=ready")
 	appendHealth(t, dir, fmt.Sprintf("http = \"http://127.0.0.1:%d/health\"\ninterval_seconds = 0.05\nfailures = 1", port))
 	testkit.WriteFile(t, filepath.Join(dir, "bad"), "fail")
 	h := startHarness(t, dir, nil)
