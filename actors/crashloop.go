@@ -45,6 +45,12 @@ func (p *Process) noteCrash(ctx actor.Context, r *run) {
 	p.loop.active = true
 	p.loop.firstError = p.lastExit
 	summary := fmt.Sprintf("%d crashes within %s", len(p.loop.crashes), window)
+	if r.failure != "" {
+		// bpm stopped it (a health check): that is the error.
+		p.loop.firstError = r.failure
+		p.event("crash_loop", summary+"; first error: "+r.failure)
+		return
+	}
 	f := ctx.RequestFuture(p.logs, TailRequest{Kind: KindRun, ID: r.id, N: runTailLines}, askTimeout)
 	ctx.ReenterAfter(f, func(res any, _ error) {
 		if t, ok := res.(TailReply); ok && p.loop.active {
