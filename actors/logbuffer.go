@@ -25,12 +25,16 @@ type LogBuffer struct {
 	prefix  [2]string    // write-through prefix by LogKind
 	history [2][]*runLog // rings by LogKind, oldest first
 	scratch []byte       // reused write-through buffer
+	files   *logFiles    // log_dir; nil keeps logs in memory only
 }
 
 // runLog is the ring of one run or build with what identifies it.
 type runLog struct {
-	start LogStart
-	ring  ring
+	start    LogStart
+	ring     ring
+	counted  int  // lines of a throttled run counted, not kept (throttle.go)
+	marked   bool // the throttle's marker line is stored
+	previous bool // loaded from log_dir: a run of an earlier bpm session
 }
 
 // NewLogBuffer returns a LogBuffer for process name keeping, for runs and for
@@ -72,6 +76,10 @@ func LogBufferProps(name string, lines, runs int, stdout, stderr io.Writer) *act
 // chunk sent before it.
 func (b *LogBuffer) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		b.loadFiles()
+	case *actor.Stopping:
+		b.files.close()
 	case LogStart:
 		b.open(m)
 	case LogChunk:
@@ -107,6 +115,9 @@ func (b *LogBuffer) open(m LogStart) {
 		h = slices.Delete(h, 0, len(h)-b.runs)
 	}
 	b.history[m.Kind] = h
+	if b.files != nil {
+		b.note(m.Kind, b.files.begin(m))
+	}
 }
 
 // append stores m in its ring and writes it through; a line for a ring not
@@ -116,11 +127,18 @@ func (b *LogBuffer) append(m LogAppend) {
 	if r == nil {
 		return
 	}
+	if r.start.Throttle && r.ring.total >= throttleLines {
+		b.overflow(r, m.Kind, 1)
+		return
+	}
 	text := strings.ToValidUTF8(m.Text, "\uFFFD")
 	if m.Time.IsZero() {
 		m.Time = time.Now()
 	}
 	r.ring.add(Line{Time: m.Time, Stream: m.Stream, Text: text})
+	if b.files != nil {
+		b.note(m.Kind, b.files.line(m.Kind, streamByte(m.Stream), m.Time.UnixNano(), []byte(text)))
+	}
 
 	w := b.stdout
 	if m.Stream == Stderr {
@@ -142,14 +160,32 @@ func (b *LogBuffer) chunk(c LogChunk) {
 	if r == nil {
 		return
 	}
-	var stream uint8
-	if c.Stream == Stderr {
-		stream = 1
+	data, over := c.Data, 0
+	if r.start.Throttle {
+		data, over = r.throttle(data)
 	}
+	b.store(r, c, data)
+	if over > 0 {
+		b.overflow(r, c.Kind, over)
+	}
+}
+
+// store stores data, the lines of c to keep, in r and writes them through
+// and to r's file.
+func (b *LogBuffer) store(r *runLog, c LogChunk, data []byte) {
+	if len(data) == 0 {
+		return
+	}
+	stream := streamByte(c.Stream)
 	prefix := b.prefix[c.Kind]
 	at := c.At.UnixNano()
 	out := b.scratch[:0]
-	data := c.Data
+	var file []byte // the lines as written to r's file; nil without log_dir
+	var stamp []byte
+	if b.files != nil {
+		file, stamp = b.files.kinds[c.Kind].buf[:0], b.files.stamp(at, stream)
+	}
+	cut := c.Cut && len(data) == len(c.Data)
 	// forLines's split, written out: through its callback this loop, the
 	// hottest of the log path, costs 28 ns a line instead of 22.
 	for len(data) > 0 {
@@ -163,13 +199,20 @@ func (b *LogBuffer) chunk(c LogChunk) {
 			line = line[:n-1]
 		}
 		var suffix []byte
-		if c.Cut && len(data) == 0 {
+		if cut && len(data) == 0 {
 			suffix = truncatedSuffix
 		}
 		r.ring.push(stream, at, line, suffix)
 		out = append(append(append(append(out, prefix...), line...), suffix...), '\n')
+		if stamp != nil {
+			file = append(append(append(append(file, stamp...), line...), suffix...), '\n')
+		}
 	}
 	b.scratch = out
+	if stamp != nil {
+		b.files.kinds[c.Kind].buf = file
+		b.note(c.Kind, b.files.flush(c.Kind))
+	}
 	w := b.stdout
 	if c.Stream == Stderr {
 		w = b.stderr
@@ -209,7 +252,8 @@ func (b *LogBuffer) search(q SearchRequest) SearchReply {
 		ID:        r.start.ID,
 		PID:       r.start.PID,
 		StartedAt: r.start.StartedAt,
-		Lines:     r.ring.total,
+		Lines:     r.ring.total + r.counted,
+		Previous:  r.previous,
 	}
 	reply.Lines, reply.Selected, reply.Matches, reply.MatchesAtLeast, reply.Err = searchRing(&r.ring, q)
 	return reply

@@ -37,6 +37,7 @@ type LogStart struct {
 	ID        int
 	PID       int
 	StartedAt time.Time
+	Throttle  bool // crash loop: keep the first throttleLines lines, count the rest (throttle.go)
 }
 
 // LogAppend adds one line of output to the ring opened by LogStart with the
@@ -93,6 +94,7 @@ type RunInfo struct {
 	PID       int       // OS pid of the run or build
 	StartedAt time.Time // when it started
 	Lines     int       // lines appended in total, dropped ones included
+	Previous  bool      // loaded from log_dir: a run of an earlier bpm session
 }
 
 // Line is one stored line; N counts from 1 at the start of its run.

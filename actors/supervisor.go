@@ -201,9 +201,10 @@ func (s *Supervisor) spawnAll(ctx actor.Context) {
 // spawnProcess starts p's process, builder and logbuffer actors and asks
 // for its first build and run, in bpm's mode.
 func (s *Supervisor) spawnProcess(ctx actor.Context, cfg *config.Config, p *config.Process) {
+	share := logDirBudget(cfg)
 	logs := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
 		b := NewLogBuffer(p.Name, cfg.LogLines, cfg.LogRuns, newPassthrough(s.opts.Stdout), newPassthrough(s.opts.Stderr))
-		b.bytes = cfg.LogBytes
+		b.bytes, b.files = cfg.LogBytes, newLogFiles(cfg, p.Name, share)
 		return b
 	}))
 	builder := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {

@@ -28,6 +28,7 @@ type RunOut struct {
 	PID        int       `json:"pid"`
 	StartedAt  time.Time `json:"started_at"`
 	TotalLines int       `json:"total_lines" jsonschema:"lines it has written, dropped ones included"`
+	Previous   bool      `json:"previous_session,omitempty" jsonschema:"read back from log_dir: a run of an earlier bpm session"`
 }
 
 // LineOut is one selected line. On the wire it is an array:

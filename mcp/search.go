@@ -152,6 +152,7 @@ func searchResult(name string, q actors.SearchRequest, r actors.SearchReply) api
 			PID:        r.Run.PID,
 			StartedAt:  r.Run.StartedAt.UTC(),
 			TotalLines: r.Run.Lines,
+			Previous:   r.Run.Previous,
 		},
 		RunsKept:  r.Runs,
 		Matches:   r.Matches,

@@ -50,8 +50,8 @@ func writeLine(b *strings.Builder, l api.LineOut) {
 
 // searchHeader names the run and says what was selected and shown.
 func searchHeader(q actors.SearchRequest, out api.SearchOutput) string {
-	head := fmt.Sprintf("%s %s %d (pid %d, started %s, %s)", out.Process, out.Kind, out.Run.Index,
-		out.Run.PID, out.Run.StartedAt.Format(time.RFC3339), plural(out.Run.TotalLines, "line", "lines"))
+	head := fmt.Sprintf("%s %s %d (pid %d, started %s, %s%s)", out.Process, out.Kind, out.Run.Index,
+		out.Run.PID, out.Run.StartedAt.Format(time.RFC3339), plural(out.Run.TotalLines, "line", "lines"), previousNote(out.Run))
 	var filters []string
 	if q.Stream != "" {
 		filters = append(filters, q.Stream)
@@ -76,6 +76,14 @@ func searchHeader(q actors.SearchRequest, out api.SearchOutput) string {
 		return fmt.Sprintf("%s: all %d shown", head, shown)
 	}
 	return fmt.Sprintf("%s: newest %d shown", head, shown)
+}
+
+// previousNote marks a run read back from log_dir.
+func previousNote(r api.RunOut) string {
+	if r.Previous {
+		return ", previous bpm session"
+	}
+	return ""
 }
 
 func plural(n int, one, many string) string {
