@@ -3,6 +3,7 @@ package actors
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"os"
 	"strconv"
 	"time"
@@ -126,14 +127,19 @@ func (l *logLoader) time(stamp []byte) (int64, bool) {
 
 // forFileLines calls fn with each line of the file at path, without its
 // '\n'. A line longer than bpm writes is skipped; a last line without '\n'
-// (a write cut short) is passed as it is.
+// (a write cut short) is passed as it is. Only a regular file is read, and
+// only as far as its size when opened (a device such as /dev/zero never ends).
 func forFileLines(path string, fn func(line []byte)) {
 	f, err := os.Open(path)
 	if err != nil {
 		return
 	}
 	defer f.Close()
-	r := bufio.NewReaderSize(f, 2*chunkBytes)
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return
+	}
+	r := bufio.NewReaderSize(io.LimitReader(f, st.Size()), 2*chunkBytes)
 	skipping := false
 	for {
 		line, err := r.ReadSlice('\n')
