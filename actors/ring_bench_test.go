@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"bpm/config"
 )
 
 // chunkOf returns a chunk of whole lines of about 60 bytes, at most
@@ -111,4 +113,25 @@ func BenchmarkSearchMillion(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkChunkAppendLogDir is BenchmarkChunkAppend with log_dir set: each
+// chunk is also rendered with its time stamps and appended to run.log
+// (rotating at 10 MiB, 5 kept, in a temporary directory).
+func BenchmarkChunkAppendLogDir(b *testing.B) {
+	cfg := &config.Config{LogDir: b.TempDir(), LogMaxBytes: 10 << 20, LogKeep: 5, LogTotalBytes: 500 << 20,
+		Processes: []*config.Process{{Name: "web"}}}
+	lb := NewLogBuffer("web", 10000, 10, nil, nil)
+	lb.files = newLogFiles(cfg, "web", logDirBudget(cfg))
+	lb.loadFiles()
+	defer lb.files.close()
+	lb.open(LogStart{Kind: KindRun, ID: 1})
+	data := chunkOf(0)
+	lines := bytes.Count(data, []byte{'\n'})
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		lb.chunk(LogChunk{Kind: KindRun, ID: 1, Stream: Stdout, Data: data, At: time.Now()})
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*lines), "ns/line")
 }
