@@ -358,8 +358,11 @@ func (lf *logFiles) fail(err error) string {
 	return fmt.Sprintf("[bpm] log_dir: cannot write %s (%v); lines are kept in memory only until writing works again", lf.dir, err)
 }
 
-// close closes the open files (the logbuffer stops).
+// close closes the open files (the logbuffer stops); nil does nothing.
 func (lf *logFiles) close() {
+	if lf == nil {
+		return
+	}
 	for k := range lf.kinds {
 		lf.closeFile(&lf.kinds[k])
 	}

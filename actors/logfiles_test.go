@@ -258,3 +258,31 @@ func TestThrottledRunKeepsFiftyLinesAndCountsTheRest(t *testing.T) {
 		t.Errorf("run.log: %d lines, %d markers; want 50+100 and one marker", n, bytes.Count(data, []byte(throttleMarker)))
 	}
 }
+
+// BenchmarkLoadFiles reads back the worst case of the default settings: one
+// long run filling run.log and its 5 rotated files of 10 MiB (about 690,000
+// lines), of which the ring keeps the newest log_lines (10,000).
+func BenchmarkLoadFiles(b *testing.B) {
+	dir := b.TempDir()
+	cfg := &config.Config{LogDir: dir, LogMaxBytes: 10 << 20, LogKeep: 5, LogTotalBytes: 500 << 20, Processes: []*config.Process{{Name: "web"}}}
+	w := NewLogBuffer("web", 10000, 10, nil, nil)
+	w.files = newLogFiles(cfg, "web", logDirBudget(cfg))
+	w.loadFiles()
+	w.open(LogStart{Kind: KindRun, ID: 1, PID: 7, StartedAt: time.Now()})
+	data := chunkOf(0)
+	for w.files.used() < 59<<20 {
+		w.chunk(LogChunk{Kind: KindRun, ID: 1, Stream: Stdout, Data: data, At: time.Now()})
+	}
+	w.files.close()
+	for b.Loop() {
+		lb := NewLogBuffer("web", 10000, 10, nil, nil)
+		lb.bytes = config.DefaultLogBytes
+		lb.files = newLogFiles(cfg, "web", logDirBudget(cfg))
+		lb.loadFiles()
+		lb.files.close()
+		if r := lb.search(SearchRequest{Kind: KindRun, Index: -1, Tail: 1}); r.Run.Lines < 600_000 {
+			b.Fatalf("loaded %d lines", r.Run.Lines)
+		}
+	}
+	b.ReportMetric(float64(w.files.used())/(1<<20), "MiB-read")
+}
