@@ -86,6 +86,10 @@ func (b *LogBuffer) Receive(ctx actor.Context) {
 		b.chunk(m)
 	case LogAppend:
 		b.append(m)
+	case LogUnthrottle:
+		b.unthrottle(m.ID)
+	case logShare:
+		b.files.share(m.bytes)
 	case TailRequest:
 		var lines []string
 		if r := b.find(m.Kind, m.ID); r != nil {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+
 	"bpm/config"
 )
 
@@ -75,4 +77,20 @@ func otherLogDirFiles(cfg *config.Config) (stale []foundFile, other int64) {
 	})
 	slices.SortFunc(stale, func(a, b foundFile) int { return a.at.Compare(b.at) })
 	return stale, other
+}
+
+// logShare gives a logbuffer its share of log_total_mb again (a reload
+// added or removed processes).
+type logShare struct{ bytes int64 }
+
+// shareLogDir splits log_total_mb again among cfg's processes, after a
+// reload added or removed some, and gives every logbuffer its share.
+func (s *Supervisor) shareLogDir(ctx actor.Context, cfg *config.Config) {
+	if cfg.LogDir == "" {
+		return
+	}
+	share := logDirBudget(cfg)
+	for _, refs := range s.procs {
+		ctx.Send(refs.logs, logShare{bytes: share})
+	}
 }

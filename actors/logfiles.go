@@ -45,6 +45,7 @@ const retryWrites = 10 * time.Second
 type logFiles struct {
 	dir     string // LOGDIR/NAME
 	name    string
+	maxMB   int64 // log_max_mb in bytes
 	maxFile int64 // a file is rotated before a write would take it past this
 	keep    int   // rotated files kept per kind
 	budget  int64 // bytes all of this process's files may hold
@@ -81,10 +82,21 @@ func newLogFiles(cfg *config.Config, name string, budget int64) *logFiles {
 	return &logFiles{
 		dir:     filepath.Join(cfg.LogDir, name),
 		name:    name,
+		maxMB:   cfg.LogMaxBytes,
 		maxFile: max(min(cfg.LogMaxBytes, budget/2), 1),
 		keep:    cfg.LogKeep,
 		budget:  budget,
 	}
+}
+
+// share sets the process's share of log_total_mb and keeps its files within
+// it at once; nil does nothing.
+func (lf *logFiles) share(budget int64) {
+	if lf == nil {
+		return
+	}
+	lf.budget, lf.maxFile = budget, max(min(lf.maxMB, budget/2), 1)
+	lf.makeRoom(KindRun, 0)
 }
 
 // path is the file of kind: current (i = 0) or rotated i.

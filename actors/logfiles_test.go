@@ -241,7 +241,12 @@ func TestThrottledRunKeepsFiftyLinesAndCountsTheRest(t *testing.T) {
 		LogStart{Kind: KindRun, ID: 2, PID: 8, StartedAt: time.Now()},
 		linesChunk(KindRun, 2, Stdout, time.Now(), numbered(1, 100)...),
 	)
+	f.send(LogUnthrottle{ID: 1}, linesChunk(KindRun, 1, Stdout, time.Now(), "up for good"))
 	r := f.search(SearchRequest{Kind: KindRun, Index: -2})
+	if n := len(r.Lines); n != 53 || r.Lines[51].Text != "[bpm] crash loop over: output is kept again; 80 lines before this one were counted, not kept" || r.Lines[52].Text != "up for good" {
+		t.Errorf("after LogUnthrottle the run ends %q; want the note, then the new line", texts(r.Lines[min(n, 50):]))
+	}
+	r.Lines, r.Run.Lines = r.Lines[:51], r.Run.Lines-2
 	if r.Run.Lines != 131 || len(r.Lines) != 51 || r.Lines[49].Text != "crash output 50" || r.Lines[50].Text != throttleMarker || r.Lines[50].N != 51 {
 		t.Errorf("throttled run: %d lines counted, %d kept, last %q; want 131, 51, the marker as line 51",
 			r.Run.Lines, len(r.Lines), r.Lines[len(r.Lines)-1].Text)
@@ -285,4 +290,19 @@ func BenchmarkLoadFiles(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(w.files.used())/(1<<20), "MiB-read")
+}
+
+// A smaller share (a reload added processes) trims the files at once.
+func TestLogShareTrimsTheFilesAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	lb := fileLogBuffer(t, dir, 16<<10, 1<<20, 10)
+	lb.open(LogStart{Kind: KindRun, ID: 1, PID: 7, StartedAt: time.Now()})
+	for i := range 100 {
+		lb.chunk(LogChunk{Kind: KindRun, ID: 1, Stream: Stdout, At: time.Now(), Data: chunkOf(i * 1000)[:8000]})
+	}
+	before := dirBytes(t, dir)
+	lb.files.share(40 << 10)
+	if after := dirBytes(t, dir); before < 100<<10 || after > 40<<10 {
+		t.Errorf("files hold %d bytes, then %d after the share became %d", before, after, 40<<10)
+	}
 }

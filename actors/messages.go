@@ -40,6 +40,10 @@ type LogStart struct {
 	Throttle  bool // crash loop: keep the first throttleLines lines, count the rest (throttle.go)
 }
 
+// LogUnthrottle ends the throttle of run ID (its crash loop is over): its
+// later lines are kept again, after a line saying how many were not.
+type LogUnthrottle struct{ ID int }
+
 // LogAppend adds one line of output to the ring opened by LogStart with the
 // same Kind and ID. A line for an unknown or dropped ID is ignored.
 type LogAppend struct {

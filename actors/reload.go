@@ -60,6 +60,7 @@ func (s *Supervisor) reload(ctx actor.Context) {
 		}
 	}
 	s.sendGates(ctx)
+	s.shareLogDir(ctx, next)
 	slog.Info("config reloaded", "added", reply.Added, "removed", reply.Removed, "changed", reply.Changed)
 	ctx.Respond(reply)
 }

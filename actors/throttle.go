@@ -2,6 +2,7 @@ package actors
 
 import (
 	"bytes"
+	"fmt"
 	"time"
 )
 
@@ -50,6 +51,18 @@ func (b *LogBuffer) overflow(r *runLog, kind LogKind, n int) {
 	r.marked = true
 	r.counted-- // the marker takes the place of the first line not kept
 	b.storeNote(r, kind, throttleMarker)
+}
+
+// unthrottle keeps run id's later lines again, saying how many were not.
+func (b *LogBuffer) unthrottle(id int) {
+	r := b.find(KindRun, id)
+	if r == nil || !r.start.Throttle {
+		return
+	}
+	r.start.Throttle = false
+	if r.counted > 0 {
+		b.storeNote(r, KindRun, fmt.Sprintf("[bpm] crash loop over: output is kept again; %d lines before this one were counted, not kept", r.counted))
+	}
 }
 
 // note stores text (a note about log_dir, when not empty) as a bpm line of
