@@ -95,7 +95,10 @@ command = ["sh", "-c", "yes crashing | head -n 3000; exit 1"]
 		sawRotated = sawRotated || fileExists(filepath.Join(logs, "flood", "run.log.1"))
 		time.Sleep(10 * time.Millisecond) // the polling interval, not a wait for a state
 	}
+	// run.log may be between a rotation and its next write: read both.
+	old, _ := os.ReadFile(filepath.Join(logs, "crashy", "run.log.1"))
 	data, _ := os.ReadFile(filepath.Join(logs, "crashy", "run.log"))
+	data = append(old, data...)
 	for _, m := range regexp.MustCompile(` === run (\d+) `).FindAllStringSubmatch(string(data), -1) {
 		crashRuns, _ = strconv.Atoi(m[1])
 	}
