@@ -64,7 +64,7 @@ command = ["yes", "`+strings.Repeat("y", 100)+`"]
 
 [process.crashy]
 type = "command"
-command = ["sh", "-c", "yes crashing | head -n 3000; exit 1"]
+command = ["sh", "-c", "yes crashing | head -n 1000; exit 1"]
 `)
 	logs := filepath.Join(dir, "logs")
 	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
@@ -95,7 +95,8 @@ command = ["sh", "-c", "yes crashing | head -n 3000; exit 1"]
 		sawRotated = sawRotated || fileExists(filepath.Join(logs, "flood", "run.log.1"))
 		time.Sleep(10 * time.Millisecond) // the polling interval, not a wait for a state
 	}
-	// run.log may be between a rotation and its next write: read both.
+	// A run prints 38 KB: run.log and run.log.1 (64 KiB each) hold a start
+	// line, unless run.log is between a rotation and its next write.
 	old, _ := os.ReadFile(filepath.Join(logs, "crashy", "run.log.1"))
 	data, _ := os.ReadFile(filepath.Join(logs, "crashy", "run.log"))
 	data = append(old, data...)
