@@ -97,6 +97,8 @@ func (p *Process) loopSettled(m loopSettled) {
 		return
 	}
 	p.endCrashLoop(fmt.Sprintf("pid %d stayed up for %s", p.cur.pid, p.cfg.CrashLoopWindow))
+	// It was started throttled; from now on its lines are kept again.
+	p.root.Send(p.logs, LogUnthrottle{ID: m.id})
 }
 
 // endCrashLoop leaves the crash loop (why: "" to say nothing).

@@ -252,7 +252,7 @@ crash_loop_window_seconds = 1.5
 
 [process.app]
 type = "command"
-command = ["sh", "-c", "n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count; echo starting $n; if [ $n -le 4 ]; then echo \"fatal: no config $n\" >&2; exit 3; fi; echo up; exec sleep 1000"]
+command = ["sh", "-c", "n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count; echo starting $n; seq 100; if [ $n -le 4 ]; then echo \"fatal: no config $n\" >&2; exit 3; fi; echo up; exec sleep 1000"]
 `)
 	h := startHarness(t, dir, nil)
 	var loop ProcessStatus
@@ -271,4 +271,23 @@ command = ["sh", "-c", "n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $
 		st := h.proc("app")
 		return st.State == StateRunning && st.CrashLoop == "" && hasEvent(st, "crash_loop_ended", "stayed up")
 	})
+	// The fourth run, started in the loop, kept its first 50 lines and
+	// counted the rest; the third, before the loop, kept all.
+	fourth := h.search("app", SearchRequest{Kind: KindRun, Index: -2})
+	if fourth.Err != nil || fourth.Run.Lines < 102 || fourth.Selected > 52 || !h.logHasIn("app", -2, "crash loop: the rest of this run's output is counted") {
+		t.Errorf("run in the loop: %d lines written, %d kept (err %v); want 102+ written, at most 52 kept with the marker", fourth.Run.Lines, fourth.Selected, fourth.Err)
+	}
+	third := h.search("app", SearchRequest{Kind: KindRun, Index: -3})
+	if third.Err != nil || third.Selected < 102 {
+		t.Errorf("run before the loop kept %d lines (err %v), want all 102", third.Selected, third.Err)
+	}
+	testkit.WaitFor(t, 5*time.Second, "the fifth run's lines kept again", func() bool {
+		return h.logHasIn("app", -1, "crash loop over: output is kept again")
+	})
+}
+
+// logHasIn reports whether run index of name has a line matching pattern.
+func (h *bpmHarness) logHasIn(name string, index int, pattern string) bool {
+	r := h.search(name, SearchRequest{Kind: KindRun, Pattern: pattern, Index: index})
+	return r.Err == nil && r.Matches > 0
 }

@@ -71,11 +71,16 @@ func (p *Process) launch(ctx actor.Context) (*run, error) {
 	id := p.nextRun
 	root, self := p.root, p.self
 	now := p.clock.Now()
+	// In a crash loop a run's output is throttled: its first lines are
+	// kept, the rest counted (LogStart.Throttle).
+	throttle := p.loop.active
 	spec := spawnSpec{
 		Argv: p.cfg.RunArgv(p.proc, p.artMode, p.artifact),
 		Dir:  p.proc.Dir, Env: p.proc.Env,
 		Root: root, Logs: p.logs, Kind: KindRun, LogID: id,
-		OnStarted: func(pid int) { ctx.Send(p.logs, LogStart{Kind: KindRun, ID: id, PID: pid, StartedAt: now}) },
+		OnStarted: func(pid int) {
+			ctx.Send(p.logs, LogStart{Kind: KindRun, ID: id, PID: pid, StartedAt: now, Throttle: throttle})
+		},
 		OnExit:    func(info exitInfo) { root.Send(self, runExited{id: id, info: info}) },
 	}
 	if rc := p.proc.Ready; rc != nil && rc.LogRegexp != nil {
@@ -90,7 +95,7 @@ func (p *Process) launch(ctx actor.Context) (*run, error) {
 	pid, err := spawn(spec)
 	if err != nil {
 		msg := fmt.Sprintf("cannot start %s: %v", spec.Argv[0], err)
-		ctx.Send(p.logs, LogStart{Kind: KindRun, ID: id, StartedAt: now})
+		ctx.Send(p.logs, LogStart{Kind: KindRun, ID: id, StartedAt: now, Throttle: throttle})
 		ctx.Send(p.logs, LogAppend{Kind: KindRun, ID: id, Stream: Stderr, Text: "[bpm] " + msg, Time: now})
 		p.lastExit = msg
 		p.event("start_failed", msg)
