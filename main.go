@@ -18,6 +18,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"bpm/actors"
+	"bpm/actors/osproc"
 	"bpm/config"
 	"bpm/export"
 	"bpm/mcp"
@@ -83,7 +84,7 @@ func check(args []string) int {
 	if cfg == nil {
 		return code
 	}
-	if problems := cfg.CheckHost(); len(problems) > 0 {
+	if problems := append(cfg.CheckHost(), osproc.HostProblems(cfg)...); len(problems) > 0 {
 		for _, p := range problems {
 			fmt.Fprintln(os.Stderr, "bpm:", p)
 		}
@@ -190,6 +191,10 @@ func serve(args []string) int {
 		return code
 	}
 	slog.SetDefault(slog.New(actors.NewLogHandler(os.Stderr, slog.LevelInfo)))
+	cgroups, code := prepareLimits(cfg)
+	if code != 0 {
+		return code
+	}
 	release, code := claimProject(cfg)
 	if release == nil {
 		return code
@@ -222,6 +227,7 @@ func serve(args []string) int {
 		Config: cfg, Stdout: os.Stdout, Stderr: os.Stderr,
 		Launcher:  []string{self, actors.ListenExecArg},
 		GuardArgv: []string{self, actors.GuardArg},
+		Cgroups:   cgroups,
 	})
 	if err != nil {
 		listener.Close()

@@ -12,10 +12,13 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"bpm/actors/osproc"
 )
 
 // ListenExecArg is the hidden first argument that makes bpm act as the
-// launcher of a run that inherits a listening socket (see ListenExec).
+// launcher of a run that inherits a listening socket or has [limits] (see
+// ListenExec).
 const ListenExecArg = "__listen-exec"
 
 // socketEnv are the systemd socket-activation variables; bpm sets them for
@@ -23,11 +26,16 @@ const ListenExecArg = "__listen-exec"
 var socketEnv = []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"}
 
 // ListenExec sets LISTEN_PID to its own pid and execs argv, so the app runs
-// as this pid, as systemd does after fork. It returns only on failure, with
-// the exit code to use.
+// as this pid, as systemd does after fork. Launcher flags before a "--"
+// (osproc.Launch) add limits, applied before the exec, and make LISTEN_PID
+// depend on --listen. It returns only on failure, with the exit code to use.
 func ListenExec(argv []string) int {
-	if len(argv) == 0 {
-		fmt.Fprintln(os.Stderr, "bpm "+ListenExecArg+": no command given")
+	launch, argv, err := osproc.ParseLaunch(argv)
+	if err == nil && len(argv) == 0 {
+		err = errors.New("no command given")
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bpm %s: %v\n", ListenExecArg, err)
 		return 2
 	}
 	path, err := exec.LookPath(argv[0])
@@ -35,8 +43,15 @@ func ListenExec(argv []string) int {
 		fmt.Fprintf(os.Stderr, "bpm: cannot start %s: %v\n", argv[0], err)
 		return 127
 	}
-	os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
-	err = syscall.Exec(path, argv, os.Environ())
+	if launch.Listen {
+		os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
+	}
+	env := os.Environ()
+	if err := launch.Apply(os.Getpid()); err != nil {
+		fmt.Fprintf(os.Stderr, "bpm: cannot apply the limits of %s: %v\n", argv[0], err)
+		return 126
+	}
+	err = syscall.Exec(path, argv, env)
 	fmt.Fprintf(os.Stderr, "bpm: exec %s: %v\n", path, err)
 	return 126
 }

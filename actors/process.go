@@ -10,6 +10,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"bpm/actors/osproc"
 	"bpm/config"
 )
 
@@ -41,6 +42,8 @@ type Process struct {
 	guard    *Guard   // kills the runs' groups if bpm dies
 	socket   *os.File // the bound `listen` socket, handed to every run as fd 3
 	launcher []string // argv prefix that runs ListenExec
+
+	cgroups *osproc.Cgroups // where runs with [limits] get cgroups; nil: none
 
 	mode     config.Mode // bpm's mode (decides the crash wait)
 	state    string

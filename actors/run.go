@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"bpm/actors/osproc"
 )
 
 // aliveForReady is how long a run without a ready check must stay up to
@@ -31,6 +33,8 @@ type run struct {
 
 	// failure is why bpm stopped it as a crash, for last_exit (health.go).
 	failure string
+
+	cgroup *osproc.RunCgroup // made for its [limits]; nil: none
 }
 
 type runExited struct {
@@ -92,7 +96,7 @@ func (p *Process) launch(ctx actor.Context) (*run, error) {
 		spec.ExtraFiles = []*os.File{p.socket}
 		spec.Env = append(append([]string(nil), p.proc.Env...), "LISTEN_FDS=1", "LISTEN_FDNAMES="+p.proc.Name)
 	}
-	pid, err := spawn(spec)
+	pid, cg, err := p.spawnLimited(spec, id)
 	if err != nil {
 		msg := fmt.Sprintf("cannot start %s: %v", spec.Argv[0], err)
 		ctx.Send(p.logs, LogStart{Kind: KindRun, ID: id, StartedAt: now, Throttle: throttle})
@@ -102,7 +106,7 @@ func (p *Process) launch(ctx actor.Context) (*run, error) {
 		return nil, fmt.Errorf("restart %s: %s", p.proc.Name, msg)
 	}
 	p.guard.Add(pid)
-	r := &run{id: id, pid: pid, started: now}
+	r := &run{id: id, pid: pid, started: now, cgroup: cg}
 	p.runs[id] = r
 	p.watchReady(r)
 	return r, nil
@@ -242,6 +246,7 @@ func (p *Process) exited(ctx actor.Context, m runExited) {
 	if r.failure != "" {
 		p.lastExit = fmt.Sprintf("pid %d: %s; then %s", r.pid, r.failure, m.info)
 	}
+	p.lastExit = p.limitExit(r, m.info, p.lastExit)
 	wasCur := r == p.cur
 	if wasCur {
 		p.cur = nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"bpm/actors/osproc"
 	"bpm/config"
 )
 
@@ -29,6 +30,9 @@ type Options struct {
 	// GuardArgv is bpm with GuardArg, which calls RunGuard: the guard
 	// process where /bin/sh cannot run the guard script; nil: no guard.
 	GuardArgv []string
+	// Cgroups is where runs with memory_mb or cpu_percent get a cgroup of
+	// their own (osproc.Prepare); nil: none, rlimits only.
+	Cgroups *osproc.Cgroups
 }
 
 // Supervisor is the root actor: it starts a process, builder and logbuffer
@@ -216,6 +220,7 @@ func (s *Supervisor) spawnProcess(ctx actor.Context, cfg *config.Config, p *conf
 	proc := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
 		proc := NewProcess(cfg, p, s.opts.Clock, builder, logs)
 		proc.guard, proc.socket, proc.launcher = s.guard, socket, s.opts.Launcher
+		proc.cgroups = s.opts.Cgroups
 		return proc
 	}))
 	s.procs[p.Name] = procRefs{proc: proc, builder: builder, logs: logs}

@@ -51,6 +51,7 @@ func main() {
 	if os.Getenv("FIXTURE_SPAWN_CHILD") == "1" {
 		spawnChild()
 	}
+	alloc()
 	if d := envMs("FIXTURE_TICK_MS"); d > 0 {
 		go tick(d)
 	}
