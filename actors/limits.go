@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"bpm/actors/osproc"
+	"bpm/config"
 )
 
 // spawnLimited spawns run id of spec. A process with [limits] starts through
@@ -76,4 +77,24 @@ func removeCgroup(cg *osproc.RunCgroup) {
 			slog.Warn("a run's cgroup is left behind; bpm removes it at its next start", "err", err)
 		}
 	}()
+}
+
+// unappliableLimits returns why a reload to next cannot apply its limits,
+// or nil: a cpu_percent needs the cgroup v2 cpu controller, which bpm sets
+// up only when it starts (later its runs sit in its cgroup, and a cgroup
+// with processes cannot enable controllers for child cgroups).
+func unappliableLimits(cg *osproc.Cgroups, next *config.Config) error {
+	if cg != nil && cg.CPU {
+		return nil
+	}
+	if problems := osproc.HostProblems(next); len(problems) > 0 {
+		return problems[0]
+	}
+	for _, p := range next.Processes {
+		if p.Limits != nil && p.Limits.CPUPercent > 0 {
+			return next.ErrorAt([]string{"process", p.Name, "limits", "cpu_percent"},
+				"bpm made no cgroup with the cpu controller when it started, since no process had cpu_percent then; valid: restart bpm to apply it, or remove cpu_percent")
+		}
+	}
+	return nil
 }

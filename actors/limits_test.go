@@ -3,12 +3,14 @@ package actors
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"bpm/config"
 	"bpm/testkit"
 )
 
@@ -162,4 +164,51 @@ func runHead(h *bpmHarness) string {
 		fmt.Fprintf(&b, "\n  %s", l.Text)
 	}
 	return b.String()
+}
+
+func TestReloadAppliesOpenFilesAndRefusesCPUPercentItCannotApply(t *testing.T) {
+	bin := buildGoapp(t)
+	dir := limitsProject(t, bin, "", "memory_mb = 4096")
+	h := startHarness(t, dir, nil)
+	first := h.waitState("app", StateRunning, time.Minute)
+	reload := func(limits string) ReloadReply {
+		t.Helper()
+		mcpRun, err := os.ReadFile(filepath.Join(dir, config.FileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		head, _, _ := strings.Cut(string(mcpRun), "[process.app.limits]")
+		testkit.WriteFile(t, filepath.Join(dir, config.FileName), head+"[process.app.limits]\n"+limits+"\n")
+		r, err := Ask[ReloadReply](h.system.Root, h.sup, ReloadRequest{}, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+
+	// bpm made no cgroup at start here: a cpu_percent now is refused at its
+	// key, and nothing changes.
+	r := reload("memory_mb = 4096\ncpu_percent = 50")
+	mcpRun, _ := os.ReadFile(filepath.Join(dir, config.FileName))
+	line := strings.Count(string(mcpRun[:strings.Index(string(mcpRun), "cpu_percent")]), "\n") + 1
+	if want := fmt.Sprintf("%s:%d: process.app.limits.cpu_percent: ", filepath.Join(dir, config.FileName), line); r.Err == nil || !strings.HasPrefix(r.Err.Error(), want) {
+		t.Fatalf("reload with cpu_percent = %+v, want an error beginning %q", r, want)
+	}
+	if st := h.proc("app"); st.PID != first.PID || st.State != StateRunning {
+		t.Fatalf("a refused reload touched the run: pid %d state %s, was %d", st.PID, st.State, first.PID)
+	}
+
+	// open_files is a change like any other: the new run has it.
+	if r := reload("memory_mb = 4096\nopen_files = 64"); r.Err != nil || len(r.Changed) != 1 {
+		t.Fatalf("reload with open_files = %+v, want app changed", r)
+	}
+	var st ProcessStatus
+	testkit.WaitFor(t, time.Minute, "a new run with open_files 64", func() bool {
+		st = h.proc("app")
+		if st.PID == first.PID || st.State != StateRunning {
+			return false
+		}
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/limits", st.PID))
+		return regexp.MustCompile(`Max open files\s+64\s+64\s`).Match(b)
+	})
 }

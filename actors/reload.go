@@ -21,6 +21,9 @@ func (s *Supervisor) reload(ctx actor.Context) {
 	}
 	old := s.opts.Config
 	next, err := config.Load(old.Dir)
+	if err == nil {
+		err = unappliableLimits(s.opts.Cgroups, next)
+	}
 	if err != nil {
 		ctx.Respond(ReloadReply{Err: err})
 		return
