@@ -40,7 +40,7 @@ var selfFiles = procFiles{mountinfo: "/proc/self/mountinfo", cgroup: "/proc/self
 // found is where the probe found bpm's cgroup v2 directory.
 type found struct {
 	dir         string   // bpm's own cgroup directory
-	root        bool     // dir is the root of the hierarchy
+	root        bool     // dir is the root of the hierarchy, where processes may stay
 	controllers []string // what dir may enable for its children (cgroup.controllers)
 }
 
@@ -68,7 +68,12 @@ func probe(files procFiles) (found, error) {
 	if !ok {
 		return found{}, fmt.Errorf("bpm's cgroup %s is outside the cgroup v2 mount at %s (root %s)", own, mount, mountRoot)
 	}
-	f := found{dir: filepath.Join(mount, rel), root: rel == "/"}
+	f := found{dir: filepath.Join(mount, rel)}
+	// The true root has no cgroup.type; the root of a cgroup namespace (a
+	// container's "/") has one, and the no-internal-processes rule with it.
+	if _, err := os.Stat(filepath.Join(f.dir, "cgroup.type")); rel == "/" && errors.Is(err, os.ErrNotExist) {
+		f.root = true
+	}
 	ctl, err := os.ReadFile(filepath.Join(f.dir, "cgroup.controllers"))
 	if err != nil {
 		return found{}, fmt.Errorf("cannot read the controllers of bpm's cgroup: %w", err)

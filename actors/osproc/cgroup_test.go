@@ -64,9 +64,10 @@ func TestOwnCgroupAndUnderRoot(t *testing.T) {
 }
 
 // fakeHierarchy makes a directory tree that stands for a cgroup v2 mount
-// in which bpm's cgroup is own with the given controllers, and returns the
+// in which bpm's cgroup is own with the given controllers (the true root of
+// the hierarchy when root, without cgroup.type), and returns the
 // files the probe reads and bpm's cgroup directory.
-func fakeHierarchy(t *testing.T, own, controllers string) (procFiles, string) {
+func fakeHierarchy(t *testing.T, own, controllers string, root bool) (procFiles, string) {
 	t.Helper()
 	mount := t.TempDir()
 	dir := filepath.Join(mount, own)
@@ -82,6 +83,9 @@ func fakeHierarchy(t *testing.T, own, controllers string) (procFiles, string) {
 	write(filepath.Join(dir, "cgroup.controllers"), controllers+"\n")
 	write(filepath.Join(dir, "cgroup.subtree_control"), "")
 	write(filepath.Join(dir, "cgroup.procs"), "4242\n")
+	if !root {
+		write(filepath.Join(dir, "cgroup.type"), "domain\n")
+	}
 	meta := t.TempDir()
 	files := procFiles{mountinfo: filepath.Join(meta, "mountinfo"), cgroup: filepath.Join(meta, "cgroup")}
 	write(files.mountinfo, "40 30 0:37 / "+mount+" rw - cgroup2 cgroup2 rw\n")
@@ -99,7 +103,7 @@ func read(t *testing.T, path string) string {
 }
 
 func TestPrepareMovesBPMToALeafAndEnablesControllers(t *testing.T) {
-	files, dir := fakeHierarchy(t, "/system.slice/bpm.service", "cpuset cpu io memory pids")
+	files, dir := fakeHierarchy(t, "/system.slice/bpm.service", "cpuset cpu io memory pids", false)
 	c, whyNot := prepare(files, true, true, 4242)
 	if c == nil || len(whyNot) > 0 {
 		t.Fatalf("prepare = %+v, %v; want both controllers", c, whyNot)
@@ -135,19 +139,23 @@ func TestPrepareMovesBPMToALeafAndEnablesControllers(t *testing.T) {
 	}
 }
 
-func TestPrepareAtTheRootNeedsNoLeaf(t *testing.T) {
-	files, dir := fakeHierarchy(t, "/", "cpu memory")
-	c, whyNot := prepare(files, false, true, 4242)
-	if c == nil || !c.CPU || c.Memory || len(whyNot) > 0 {
-		t.Fatalf("prepare = %+v, %v; want cpu only", c, whyNot)
-	}
-	if _, err := os.Stat(filepath.Join(dir, leafName)); !os.IsNotExist(err) {
-		t.Errorf("a leaf cgroup was made at the root, where processes may stay: %v", err)
+func TestPrepareNeedsNoLeafOnlyAtTheTrueRoot(t *testing.T) {
+	for _, root := range []bool{true, false} {
+		// "/" either way: the true root, or a container's cgroup namespace.
+		files, dir := fakeHierarchy(t, "/", "cpu memory", root)
+		c, whyNot := prepare(files, false, true, 4242)
+		if c == nil || !c.CPU || c.Memory || len(whyNot) > 0 {
+			t.Fatalf("root %v: prepare = %+v, %v; want cpu only", root, c, whyNot)
+		}
+		_, err := os.Stat(filepath.Join(dir, leafName, "cgroup.procs"))
+		if root != os.IsNotExist(err) {
+			t.Errorf("root %v: bpm's leaf cgroup: %v; want one only below the true root", root, err)
+		}
 	}
 }
 
 func TestPrepareSaysWhyAControllerIsMissing(t *testing.T) {
-	files, dir := fakeHierarchy(t, "/", "hugetlb")
+	files, dir := fakeHierarchy(t, "/", "hugetlb", true)
 	c, whyNot := prepare(files, true, true, 4242)
 	if c != nil {
 		t.Fatalf("prepare = %+v, want none", c)

@@ -30,11 +30,6 @@ const (
 	flagsEnd   = "--"
 )
 
-// Limited reports whether l changes anything besides LISTEN_PID.
-func (l Launch) Limited() bool {
-	return l.OpenFiles > 0 || l.AddressSpace > 0 || l.Cgroup != ""
-}
-
 // Args returns l as launcher flags, ended by "--": the argv that goes
 // between the launcher (bpm __listen-exec) and the app's command.
 func (l Launch) Args() []string {
