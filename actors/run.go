@@ -85,7 +85,7 @@ func (p *Process) launch(ctx actor.Context) (*run, error) {
 		OnStarted: func(pid int) {
 			ctx.Send(p.logs, LogStart{Kind: KindRun, ID: id, PID: pid, StartedAt: now, Throttle: throttle})
 		},
-		OnExit:    func(info exitInfo) { root.Send(self, runExited{id: id, info: info}) },
+		OnExit: func(info exitInfo) { root.Send(self, runExited{id: id, info: info}) },
 	}
 	if rc := p.proc.Ready; rc != nil && rc.LogRegexp != nil {
 		// The readers match it, so output never passes through this actor.
