@@ -115,6 +115,22 @@ func TestShutdownTimeoutCoversTheLongestStopTimeout(t *testing.T) {
 	}
 }
 
+// Dependants stop before their dependencies, so a chain's stop timeouts add up.
+func TestShutdownTimeoutCoversTheLongestDependencyChain(t *testing.T) {
+	dir := testkit.NewProject(t, "[process.db]\ntype = \"command\"\ncommand = [\"true\"]\nstop_timeout_seconds = 100\n\n"+
+		"[process.api]\ntype = \"command\"\ncommand = [\"true\"]\ndepends_on = [\"db\"]\nstop_timeout_seconds = 200\n\n"+
+		"[process.web]\ntype = \"command\"\ncommand = [\"true\"]\ndepends_on = [\"api\"]\nstop_timeout_seconds = 50\n\n"+
+		"[process.solo]\ntype = \"command\"\ncommand = [\"true\"]\nstop_timeout_seconds = 300\n")
+	cfg, err := config.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 350*time.Second + stopMargin // web, then api, then db
+	if got := ShutdownTimeout(cfg); got < want || got > want+2*time.Minute {
+		t.Errorf("shutdown bound %v, want about %v", got, want)
+	}
+}
+
 // A ring is bounded in bytes as well as lines: long lines cannot make a run's
 // history cost hundreds of megabytes.
 func TestRingsAreBoundedInBytes(t *testing.T) {
