@@ -55,7 +55,11 @@ type foundFile struct {
 // oldest first, and the bytes of every file no configured process owns.
 func otherLogDirFiles(cfg *config.Config) (stale []foundFile, other int64) {
 	names := cfg.Names()
-	_ = filepath.WalkDir(cfg.LogDir, func(path string, d fs.DirEntry, err error) error {
+	root := cfg.LogDir
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		root = real // WalkDir does not enter a symlinked root
+	}
+	_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return nil
 		}
@@ -63,7 +67,7 @@ func otherLogDirFiles(cfg *config.Config) (stale []foundFile, other int64) {
 		if err != nil {
 			return nil
 		}
-		rel, _ := filepath.Rel(cfg.LogDir, path)
+		rel, _ := filepath.Rel(root, path)
 		proc, file, nested := strings.Cut(rel, string(filepath.Separator))
 		bpms := nested && !strings.Contains(file, string(filepath.Separator)) && logFileRE.MatchString(file)
 		if bpms && slices.Contains(names, proc) {

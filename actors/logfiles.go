@@ -41,6 +41,11 @@ const (
 // retryWrites is how long persistent logging pauses after a write failed.
 const retryWrites = 10 * time.Second
 
+// checkFileEvery is how often an open file is checked to still be the one
+// its path names: a removed log_dir, a `mv run.log` or a logrotate must not
+// leave bpm writing to a file nobody can see.
+const checkFileEvery = 2 * time.Second
+
 // logFiles is one process's files under log_dir; nil when log_dir is unset.
 type logFiles struct {
 	dir     string // LOGDIR/NAME
@@ -53,6 +58,9 @@ type logFiles struct {
 	failed  bool // a write failed: lines are not written until retryAt
 	retryAt time.Time
 	lost    int // lines not written since the failure, or for want of room
+	// replaced names a file found removed or replaced, for the note of the
+	// flush that opened a new one.
+	replaced string
 
 	stampAt  int64 // the time stamp renders, unix nanoseconds
 	stampBuf []byte
@@ -65,6 +73,7 @@ type kindFile struct {
 	rotated []oldFile // .1, .2 …: newest first
 	buf     []byte    // the lines of one chunk, written at once
 	partial bool      // the last write stopped inside a line
+	checked time.Time // when f was last found to be the file its path names
 }
 
 // oldFile is a rotated file's size and when it was rotated.
@@ -192,6 +201,11 @@ func (lf *logFiles) flush(kind LogKind) string {
 		lf.failed = false
 		slog.Info("log_dir: writing again", "process", lf.name, "lines_not_written", lost)
 	}
+	if path := lf.replaced; path != "" {
+		lf.replaced = ""
+		slog.Warn("log_dir: a log file was removed or replaced while bpm wrote it; writing a new one", "process", lf.name, "file", path)
+		return fmt.Sprintf("[bpm] log_dir: %s was removed or replaced while bpm wrote it; lines from here on go to a new file", path)
+	}
 	return ""
 }
 
@@ -231,6 +245,9 @@ func (lf *logFiles) put(kind LogKind, data []byte) error {
 // write appends p to kind's current file, opening it if needed.
 func (lf *logFiles) write(kind LogKind, p []byte) error {
 	kf := &lf.kinds[kind]
+	if kf.f != nil && time.Since(kf.checked) >= checkFileEvery {
+		lf.check(kind)
+	}
 	if kf.f == nil {
 		if err := os.MkdirAll(lf.dir, 0o755); err != nil {
 			return err
@@ -239,7 +256,7 @@ func (lf *logFiles) write(kind LogKind, p []byte) error {
 		if err != nil {
 			return err
 		}
-		kf.f = f
+		kf.f, kf.checked = f, time.Now()
 		if st, err := f.Stat(); err == nil {
 			kf.size = st.Size() // it may have changed behind bpm's back
 		}
@@ -254,6 +271,29 @@ func (lf *logFiles) write(kind LogKind, p []byte) error {
 		kf.partial = p[n-1] != '\n'
 	}
 	return err
+}
+
+// check closes kind's open file when its path no longer names it (removed,
+// renamed, replaced), so that the next write makes a new one; the rotated
+// files are learned again, since they may be gone too.
+func (lf *logFiles) check(kind LogKind) {
+	kf := &lf.kinds[kind]
+	kf.checked = time.Now()
+	open, err1 := kf.f.Stat()
+	named, err2 := os.Stat(lf.path(kind, 0))
+	if err1 == nil && err2 == nil && os.SameFile(open, named) {
+		return
+	}
+	lf.closeFile(kf)
+	kf.size, kf.partial, kf.rotated = 0, false, nil
+	for i := 1; i <= lf.keep; i++ {
+		st, err := os.Stat(lf.path(kind, i))
+		if err != nil {
+			break
+		}
+		kf.rotated = append(kf.rotated, oldFile{size: st.Size(), at: st.ModTime()})
+	}
+	lf.replaced = lf.path(kind, 0)
 }
 
 // endsInNewline reports whether f, of size bytes, is empty or ends in '\n'

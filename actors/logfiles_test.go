@@ -306,3 +306,34 @@ func TestLogShareTrimsTheFilesAtOnce(t *testing.T) {
 		t.Errorf("files hold %d bytes, then %d after the share became %d", before, after, 40<<10)
 	}
 }
+
+// A log_dir removed (or a run.log moved away) while bpm writes it is made
+// again within checkFileEvery, with a note in the run saying so.
+func TestLogFilesRemovedWhileWrittenAreMadeAgain(t *testing.T) {
+	dir := t.TempDir()
+	logDir := filepath.Join(dir, "logs")
+	lb := fileLogBuffer(t, logDir, 1<<20, 10<<20, 3)
+	lb.open(LogStart{Kind: KindRun, ID: 1, PID: 7, StartedAt: time.Now()})
+	lb.chunk(linesChunk(KindRun, 1, Stdout, time.Now(), "before"))
+	path := filepath.Join(logDir, "web", "run.log")
+	if data, _ := os.ReadFile(path); !bytes.Contains(data, []byte("out before")) {
+		t.Fatalf("run.log before the removal:\n%s", data)
+	}
+	if err := os.RemoveAll(logDir); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(checkFileEvery + 5*time.Second)
+	for i := 0; ; i++ {
+		lb.chunk(linesChunk(KindRun, 1, Stdout, time.Now(), fmt.Sprintf("after %d", i)))
+		if data, err := os.ReadFile(path); err == nil && bytes.Contains(data, []byte("out after")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no new run.log within %v of the removal", checkFileEvery+5*time.Second)
+		}
+		time.Sleep(100 * time.Millisecond) // the pace of a child's output
+	}
+	if r := lb.search(SearchRequest{Kind: KindRun, Index: -1, Pattern: "was removed or replaced while bpm wrote it"}); r.Matches != 1 {
+		t.Errorf("notes about the removal: %d, want 1", r.Matches)
+	}
+}

@@ -113,6 +113,8 @@ func TestLoadErrors(t *testing.T) {
 		{"open_files too low", npm + "limits.open_files = 3\n", 4, "process.web.limits.open_files", "valid: 16..1048576"},
 		{"memory_mb 0", npm + "limits.memory_mb = 0\n", 4, "process.web.limits.memory_mb", "valid: 1.."},
 		{"cpu_percent float", npm + "limits.cpu_percent = 0.5\n", 4, "process.web.limits.cpu_percent", "must be an integer"},
+		{"log_dir is .bpm", "log_dir = \".bpm\"\n" + npm, 1, "log_dir", "bpm's own directory"},
+		{"process name too long", "[process." + strings.Repeat("a", 65) + "]\ntype = \"npm\"\ncommand = [\"x\"]\n", 1, "process." + strings.Repeat("a", 65), "at most 64"},
 		{"log_dir empty", "log_dir = \"\"\n" + npm, 1, "log_dir", "empty"},
 		{"log_dir a file", "log_dir = \".mcp-run\"\n" + npm, 1, "log_dir", "is not a directory"},
 		{"log_total below max", "log_max_mb = 20\nlog_total_mb = 10\n" + npm, 2, "log_total_mb", "log_total_mb >= log_max_mb"},

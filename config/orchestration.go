@@ -276,6 +276,9 @@ func (v *validator) logFiles(c *Config, raw *rawFile) *Error {
 	if !filepath.IsAbs(d) {
 		c.LogDir = filepath.Join(c.Dir, d)
 	}
+	if bpmDir := filepath.Join(c.Dir, ".bpm"); filepath.Clean(c.LogDir) == bpmDir {
+		return at("log_dir", "%q is bpm's own directory, where go processes are built (.bpm/NAME); use a directory of its own, e.g. \".bpm/logs\"", d)
+	}
 	if st, err := os.Stat(c.LogDir); err == nil && !st.IsDir() {
 		return at("log_dir", "%q (%s) is not a directory; valid: a directory, created if missing", d, c.LogDir)
 	}

@@ -44,6 +44,10 @@ type rawReady struct {
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
+// maxNameLen bounds a process name: it names files (log_dir/NAME, .bpm/NAME)
+// and exported systemd units, whose names are at most 255 bytes.
+const maxNameLen = 64
+
 // signalNames are the stop signals accepted, in the order error messages list them.
 var signalNames = []string{"TERM", "INT", "HUP", "QUIT", "USR1", "USR2", "KILL", "WINCH"}
 
@@ -77,8 +81,8 @@ func (v *procValidator) errAt(k string, format string, args ...any) *Error {
 
 func (v *validator) process(c *Config, name string, r *rawProcess) (*Process, *Error) {
 	pv := &procValidator{validator: v, name: name, base: []string{"process", name}}
-	if !nameRE.MatchString(name) {
-		return nil, v.errAt(pv.base, nil, "invalid process name %q; valid: letters, digits, '_' and '-'", name)
+	if !nameRE.MatchString(name) || len(name) > maxNameLen {
+		return nil, v.errAt(pv.base, nil, "invalid process name %q; valid: letters, digits, '_' and '-', at most %d of them", name, maxNameLen)
 	}
 	if r == nil {
 		r = &rawProcess{}
