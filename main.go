@@ -56,14 +56,14 @@ func run(args []string) int {
 			return exportUnits(args[1:])
 		case "systemd":
 			return bpmUnit(args[1:])
-		case actors.GuardArg:
+		case osproc.GuardArg:
 			// bpm itself as the guard, where no shell can run it
-			// (actors.StartGuard).
-			return actors.RunGuard(os.Stdin)
-		case actors.ListenExecArg:
+			// (osproc.StartGuard).
+			return osproc.RunGuard(os.Stdin)
+		case osproc.ListenExecArg:
 			// bpm itself, started between direnv and an app that takes a
 			// `listen` socket: sets LISTEN_PID and execs the app.
-			return actors.ListenExec(args[1:])
+			return osproc.ListenExec(args[1:])
 		case "version", "--version":
 			fmt.Println("bpm", version)
 			return 0
@@ -225,8 +225,8 @@ func serve(args []string) int {
 	}
 	sup, err := actors.Start(system, actors.Options{
 		Config: cfg, Stdout: os.Stdout, Stderr: os.Stderr,
-		Launcher:  []string{self, actors.ListenExecArg},
-		GuardArgv: []string{self, actors.GuardArg},
+		Launcher:  []string{self, osproc.ListenExecArg},
+		GuardArgv: []string{self, osproc.GuardArg},
 		Cgroups:   cgroups,
 	})
 	if err != nil {

@@ -11,13 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"bpm/actors"
+	"bpm/actors/osproc"
 	"bpm/testkit"
 )
 
 // guardsOf lists the live guard processes of bpm: children of ppid whose
-// command line has actors.GuardArg.
-func guardsOf(ppid int) []int { return testkit.ChildrenWithArg(ppid, actors.GuardArg) }
+// command line has osproc.GuardArg.
+func guardsOf(ppid int) []int { return testkit.ChildrenWithArg(ppid, osproc.GuardArg) }
 
 // waitGuard waits until bpm runs exactly one guard, other than old, and
 // returns its pid.

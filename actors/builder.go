@@ -15,6 +15,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"bpm/actors/osproc"
 	"bpm/config"
 )
 
@@ -31,7 +32,7 @@ type Builder struct {
 	cfg   *config.Config
 	proc  *config.Process
 	logs  *actor.PID
-	guard *Guard // kills the build's group if bpm dies
+	guard *osproc.Guard // kills the build's group if bpm dies
 
 	nextID int
 	cur    *buildJob
@@ -68,7 +69,7 @@ type buildArtifact struct {
 // buildExited reports the end of the build with log id id.
 type buildExited struct {
 	id   int
-	info exitInfo
+	info osproc.ExitInfo
 }
 
 // NewBuilder returns a builder for proc that logs to logs.
@@ -99,11 +100,11 @@ func (b *Builder) Receive(ctx actor.Context) {
 		if ctx.Sender() != nil {
 			b.cur.cancelers = append(b.cur.cancelers, ctx.Sender())
 		}
-		_ = signalGroup(b.cur.pid, syscall.SIGKILL)
+		_ = osproc.SignalGroup(b.cur.pid, syscall.SIGKILL)
 	case KillRequest:
 		if b.cur != nil {
 			b.cur.cancelled = true
-			_ = signalGroup(b.cur.pid, syscall.SIGKILL)
+			_ = osproc.SignalGroup(b.cur.pid, syscall.SIGKILL)
 		}
 	}
 }
@@ -136,7 +137,7 @@ func (b *Builder) start(ctx actor.Context, req BuildRequest) {
 		Argv: argv, Dir: b.proc.Dir, Env: b.proc.Env,
 		Root: root, Logs: b.logs, Kind: KindBuild, LogID: id,
 		OnStarted: func(pid int) { ctx.Send(b.logs, LogStart{Kind: KindBuild, ID: id, PID: pid, StartedAt: now}) },
-		OnExit:    func(info exitInfo) { root.Send(self, buildExited{id: id, info: info}) },
+		OnExit:    func(info osproc.ExitInfo) { root.Send(self, buildExited{id: id, info: info}) },
 	}
 	if b.proc.Type == "rust" {
 		spec.KeepStdout = cargoFilter(func(a cargoArtifact) { root.Send(self, buildArtifact{id: id, a: a}) })

@@ -9,6 +9,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"bpm/actors/osproc"
 	"bpm/config"
 	"bpm/testkit"
 )
@@ -56,7 +57,7 @@ func startHarness(t testing.TB, dir string, clock Clock) *bpmHarness {
 		t.Fatal(err)
 	}
 	h.sup, err = Start(h.system, Options{Config: cfg, Clock: clock, Stdout: h.stdout, Stderr: h.stderr,
-		GuardArgv: []string{self, GuardArg}})
+		GuardArgv: []string{self, osproc.GuardArg}})
 	if err != nil {
 		t.Fatal(err)
 	}

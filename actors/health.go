@@ -12,6 +12,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"bpm/actors/osproc"
 	"bpm/config"
 )
 
@@ -36,12 +37,12 @@ func (p *Process) watchHealth(r *run) {
 	root, self, id := p.root, p.self, r.id
 	h := &healthProbe{hc: hc, guard: p.guard}
 	if p.socket != nil && sharesPort(hc, p.proc.Listen) {
-		h.dialer.owner = r.pid
+		h.dialer.Owner = r.pid
 	}
 	if hc.Exec != nil {
 		h.argv = p.cfg.Wrap(hc.Exec)
 		h.dir = p.proc.Dir
-		h.env = append(withoutSocketEnv(os.Environ()), p.proc.Env...)
+		h.env = append(osproc.WithoutSocketEnv(os.Environ()), p.proc.Env...)
 	}
 	go h.watch(r.cancel, func(err error) { root.Send(self, runUnhealthy{id: id, err: err}) })
 }
@@ -77,13 +78,13 @@ func healthFailure(failures int, err error) string {
 // probes with the guard.
 type healthProbe struct {
 	hc    *config.Health
-	argv  []string // exec: the probe, wrapped in direnv like runs
-	dir   string   // exec: the process's working directory
-	env   []string // exec: bpm's environment plus the process's env
-	guard *Guard   // exec: kills a probe's group if bpm dies
+	argv  []string      // exec: the probe, wrapped in direnv like runs
+	dir   string        // exec: the process's working directory
+	env   []string      // exec: bpm's environment plus the process's env
+	guard *osproc.Guard // exec: kills a probe's group if bpm dies
 
-	dialer healthDialer // http, tcp: how probes connect
-	client *http.Client // http: made by watch from dialer
+	dialer osproc.HealthDialer // http, tcp: how probes connect
+	client *http.Client        // http: made by watch from dialer
 }
 
 // watch probes every Interval, the first one Interval after the run became
@@ -100,7 +101,7 @@ func (h *healthProbe) watch(cancel <-chan struct{}, unhealthy func(error)) {
 		case <-ctx.Done():
 		}
 	}()
-	h.client = h.dialer.client()
+	h.client = h.dialer.Client()
 	tick := time.NewTicker(h.hc.Interval)
 	defer tick.Stop()
 	failed := 0
@@ -115,7 +116,7 @@ func (h *healthProbe) watch(cancel <-chan struct{}, unhealthy func(error)) {
 			return
 		}
 		switch {
-		case errors.Is(err, errOtherRun):
+		case errors.Is(err, osproc.ErrOtherRun):
 			continue
 		case err == nil:
 			failed = 0
@@ -132,11 +133,11 @@ func (h *healthProbe) watch(cancel <-chan struct{}, unhealthy func(error)) {
 func (h *healthProbe) once(ctx context.Context) error {
 	switch {
 	case h.hc.HTTP != "":
-		return probeHTTP(ctx, h.client, h.hc.HTTP, h.hc.Timeout)
+		return osproc.ProbeHTTP(ctx, h.client, h.hc.HTTP, h.hc.Timeout)
 	case h.hc.TCP != "":
-		return probeTCP(ctx, h.dialer, h.hc.TCP, h.hc.Timeout)
+		return osproc.ProbeTCP(ctx, h.dialer, h.hc.TCP, h.hc.Timeout)
 	default:
-		return probeExec(ctx, h.argv, h.dir, h.env, h.hc.Timeout, h.guard)
+		return osproc.ProbeExec(ctx, h.argv, h.dir, h.env, h.hc.Timeout, h.guard)
 	}
 }
 

@@ -47,7 +47,7 @@ func (p *Process) spawnLimited(spec spawnSpec, id int) (int, *osproc.RunCgroup, 
 // (event limit_exceeded); RLIMIT_AS leaves no trace, so an abnormal end with
 // memory_mb set only says that the limit may be the cause. It also removes
 // r's cgroup.
-func (p *Process) limitExit(r *run, info exitInfo, lastExit string) string {
+func (p *Process) limitExit(r *run, info osproc.ExitInfo, lastExit string) string {
 	l := p.proc.Limits
 	if l == nil {
 		return lastExit

@@ -39,9 +39,9 @@ type Process struct {
 	root *actor.RootContext
 	self *actor.PID
 
-	guard    *Guard   // kills the runs' groups if bpm dies
-	socket   *os.File // the bound `listen` socket, handed to every run as fd 3
-	launcher []string // argv prefix that runs ListenExec
+	guard    *osproc.Guard // kills the runs' groups if bpm dies
+	socket   *os.File      // the bound `listen` socket, handed to every run as fd 3
+	launcher []string      // argv prefix that runs osproc.ListenExec
 
 	cgroups *osproc.Cgroups // where runs with [limits] get cgroups; nil: none
 

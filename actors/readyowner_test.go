@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -229,19 +228,23 @@ func listenFlags(t *testing.T, pid, port int) int64 {
 	return 0
 }
 
-// listeningInode is the inode of the socket listening on 127.0.0.1:port.
+// listeningInode is the inode of the socket listening on 127.0.0.1:port,
+// from /proc/net/tcp ("sl local_address rem_address st ... inode ...", each
+// address as HEX:PORT, the remote port 0000 while listening).
 func listeningInode(t *testing.T, port int) uint64 {
 	t.Helper()
-	f, err := os.Open("/proc/net/tcp")
+	data, err := os.ReadFile("/proc/net/tcp")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		e, err := parseTCPLine(sc.Text())
-		if err == nil && e.local.Port() == uint16(port) && e.remote.Port() == 0 && e.inode != 0 {
-			return e.inode
+	local := fmt.Sprintf(":%04X", port)
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 10 || !strings.HasSuffix(f[1], local) || !strings.HasSuffix(f[2], ":0000") {
+			continue
+		}
+		if inode, err := strconv.ParseUint(f[9], 10, 64); err == nil && inode != 0 {
+			return inode
 		}
 	}
 	t.Fatalf("no socket listens on port %d", port)

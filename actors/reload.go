@@ -9,6 +9,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"bpm/actors/osproc"
 	"bpm/config"
 )
 
@@ -90,7 +91,7 @@ func (s *Supervisor) rebind(old, next *config.Config) (map[string]*os.File, erro
 			bound[p.Name] = nil
 			continue
 		}
-		f, err := bindListen(p.Listen)
+		f, err := osproc.BindListen(p.Listen)
 		if err != nil {
 			for _, f := range bound {
 				if f != nil {

@@ -39,7 +39,7 @@ type run struct {
 
 type runExited struct {
 	id   int
-	info exitInfo
+	info osproc.ExitInfo
 }
 
 type runReady struct{ id int }
@@ -85,7 +85,7 @@ func (p *Process) launch(ctx actor.Context) (*run, error) {
 		OnStarted: func(pid int) {
 			ctx.Send(p.logs, LogStart{Kind: KindRun, ID: id, PID: pid, StartedAt: now, Throttle: throttle})
 		},
-		OnExit: func(info exitInfo) { root.Send(self, runExited{id: id, info: info}) },
+		OnExit: func(info osproc.ExitInfo) { root.Send(self, runExited{id: id, info: info}) },
 	}
 	if rc := p.proc.Ready; rc != nil && rc.LogRegexp != nil {
 		// The readers match it, so output never passes through this actor.
@@ -240,7 +240,7 @@ func (p *Process) exited(ctx actor.Context, m runExited) {
 	defer p.maybeHeld(ctx)
 	r.endWatch()
 	// Whatever the leader left behind in its group goes with it.
-	_ = signalGroup(r.pid, syscall.SIGKILL)
+	_ = osproc.SignalGroup(r.pid, syscall.SIGKILL)
 	p.guard.Remove(r.pid)
 	p.lastExit = fmt.Sprintf("pid %d: %s", r.pid, m.info)
 	if r.failure != "" {
@@ -296,7 +296,7 @@ func (p *Process) stopRun(ctx actor.Context, r *run, why string) {
 		p.state = StateStopping
 	}
 	p.event("stopping", fmt.Sprintf("pid %d: %s", r.pid, why))
-	if err := signalGroup(r.pid, p.proc.StopSignal); err != nil {
+	if err := osproc.SignalGroup(r.pid, p.proc.StopSignal); err != nil {
 		p.event("signal_failed", err.Error())
 	}
 	root, self, id := p.root, p.self, r.id
@@ -306,7 +306,7 @@ func (p *Process) stopRun(ctx actor.Context, r *run, why string) {
 func (p *Process) stopDue(m stopDue) {
 	if r := p.runs[m.id]; r != nil {
 		p.event("killed", fmt.Sprintf("pid %d did not stop within %s", r.pid, p.proc.StopTimeout))
-		_ = signalGroup(r.pid, syscall.SIGKILL)
+		_ = osproc.SignalGroup(r.pid, syscall.SIGKILL)
 	}
 }
 
@@ -349,7 +349,7 @@ func (p *Process) kill(ctx actor.Context) {
 	p.cancelRetry()
 	for _, r := range p.runs {
 		r.stopping = true
-		_ = signalGroup(r.pid, syscall.SIGKILL)
+		_ = osproc.SignalGroup(r.pid, syscall.SIGKILL)
 	}
 	ctx.Send(p.build, KillRequest{})
 }

@@ -24,11 +24,12 @@ type Options struct {
 	Clock  Clock     // nil: the wall clock
 	Stdout io.Writer // where run and build lines are written through
 	Stderr io.Writer
-	// Launcher is the argv prefix that runs ListenExec (bpm's hidden
-	// subcommand); nil: this executable with ListenExecArg.
+	// Launcher is the argv prefix that runs osproc.ListenExec (bpm's hidden
+	// subcommand); nil: this executable with osproc.ListenExecArg.
 	Launcher []string
-	// GuardArgv is bpm with GuardArg, which calls RunGuard: the guard
-	// process where /bin/sh cannot run the guard script; nil: no guard.
+	// GuardArgv is bpm with osproc.GuardArg, which calls osproc.RunGuard:
+	// the guard process where /bin/sh cannot run the guard script; nil: no
+	// guard.
 	GuardArgv []string
 	// Cgroups is where runs with memory_mb or cpu_percent get a cgroup of
 	// their own (osproc.Prepare); nil: none, rlimits only.
@@ -40,7 +41,7 @@ type Options struct {
 // the MCP server and main to them.
 type Supervisor struct {
 	opts      Options
-	guard     *Guard
+	guard     *osproc.Guard
 	sockets   map[string]*os.File // bound `listen` sockets by process
 	procs     map[string]procRefs
 	modeclock *actor.PID
@@ -85,7 +86,7 @@ func Start(system *actor.ActorSystem, opts Options) (*actor.PID, error) {
 		if p.Listen == "" {
 			continue
 		}
-		f, err := bindListen(p.Listen)
+		f, err := osproc.BindListen(p.Listen)
 		if err != nil {
 			closeAll()
 			return nil, fmt.Errorf("process %s: %w", p.Name, err)
@@ -98,11 +99,11 @@ func Start(system *actor.ActorSystem, opts Options) (*actor.PID, error) {
 		return nil, fmt.Errorf("cannot find bpm's own executable: %w", err)
 	}
 	if opts.Launcher == nil {
-		opts.Launcher = []string{self, ListenExecArg}
+		opts.Launcher = []string{self, osproc.ListenExecArg}
 	}
-	var guard *Guard
+	var guard *osproc.Guard
 	if opts.GuardArgv != nil {
-		if guard, err = StartGuard(opts.GuardArgv); err != nil {
+		if guard, err = osproc.StartGuard(opts.GuardArgv); err != nil {
 			closeAll()
 			return nil, err
 		}

@@ -116,7 +116,7 @@ func (c *Config) wrap(argv []string) []string {
 }
 
 // listenLauncher is how Describe shows bpm's launcher for runs with listen:
-// it sets LISTEN_PID and execs the command (actors.ListenExec).
+// it sets LISTEN_PID and execs the command (osproc.ListenExec).
 var listenLauncher = []string{"bpm", "__listen-exec"}
 
 // artifactPlaceholder stands for the executable cargo builds in Describe's output.

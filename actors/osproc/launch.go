@@ -1,7 +1,13 @@
-// Package osproc holds what bpm does to the operating system for a run
-// besides starting it: resource limits (setrlimit) and cgroup v2 groups. It
-// keeps no actor state; the process actor calls it and the launcher (bpm's
-// re-exec between direnv and the app) applies what it decided.
+// Package osproc holds what bpm does to the operating system for its runs,
+// builds and probes: starting a child in a process group of its own and
+// signalling the group (group.go), the guard that kills those groups when
+// bpm dies (guard.go, guardproc.go), `listen` sockets and the launcher, bpm's
+// re-exec between direnv and the app (listen.go, launch.go), resource limits
+// and cgroup v2 groups (cgroup.go, runcgroup.go, host.go), and ready and
+// health probes, with who accepted a probe's connection read from /proc
+// (readyprobe.go, probe.go, sockowner.go). It keeps no actor state and
+// imports no actor code: the actors call it and turn what it reports into
+// their messages.
 package osproc
 
 import (

@@ -1,4 +1,4 @@
-package actors
+package osproc
 
 import (
 	"fmt"
@@ -332,7 +332,7 @@ func (k *guardKeeper) close() {
 
 func (k *guardKeeper) killGroups() {
 	for _, pgid := range k.sorted() {
-		_ = signalGroup(pgid, syscall.SIGKILL)
+		_ = SignalGroup(pgid, syscall.SIGKILL)
 	}
 }
 

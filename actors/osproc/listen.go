@@ -1,4 +1,4 @@
-package actors
+package osproc
 
 import (
 	"errors"
@@ -12,8 +12,6 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
-
-	"bpm/actors/osproc"
 )
 
 // ListenExecArg is the hidden first argument that makes bpm act as the
@@ -27,10 +25,10 @@ var socketEnv = []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"}
 
 // ListenExec sets LISTEN_PID to its own pid and execs argv, so the app runs
 // as this pid, as systemd does after fork. Launcher flags before a "--"
-// (osproc.Launch) add limits, applied before the exec, and make LISTEN_PID
+// (Launch) add limits, applied before the exec, and make LISTEN_PID
 // depend on --listen. It returns only on failure, with the exit code to use.
 func ListenExec(argv []string) int {
-	launch, argv, err := osproc.ParseLaunch(argv)
+	launch, argv, err := ParseLaunch(argv)
 	if err == nil && len(argv) == 0 {
 		err = errors.New("no command given")
 	}
@@ -56,9 +54,9 @@ func ListenExec(argv []string) int {
 	return 126
 }
 
-// bindListen binds addr for the lifetime of bpm and returns the socket as a
+// BindListen binds addr for the lifetime of bpm and returns the socket as a
 // blocking file, ready to be passed to runs as fd 3.
-func bindListen(addr string) (*os.File, error) {
+func BindListen(addr string) (*os.File, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
@@ -98,8 +96,8 @@ func dupListener(l *net.TCPListener) (int, error) {
 	return fd, dupErr
 }
 
-// withoutSocketEnv drops the socket-activation variables from env.
-func withoutSocketEnv(env []string) []string {
+// WithoutSocketEnv drops the socket-activation variables from env.
+func WithoutSocketEnv(env []string) []string {
 	out := env[:0:0]
 	for _, kv := range env {
 		name, _, _ := strings.Cut(kv, "=")

@@ -1,4 +1,4 @@
-package actors
+package osproc
 
 import (
 	"bufio"
@@ -72,7 +72,7 @@ func RunGuard(in io.Reader) int {
 		}
 	}
 	for pgid := range groups {
-		_ = signalGroup(pgid, syscall.SIGKILL)
+		_ = SignalGroup(pgid, syscall.SIGKILL)
 	}
 	return 0
 }

@@ -1,4 +1,4 @@
-package actors
+package osproc
 
 import (
 	"bytes"
@@ -23,45 +23,45 @@ const probeOutputMax = 4 << 10
 // a descendant that still holds its output pipe; its group is killed after.
 const probeWaitDelay = 100 * time.Millisecond
 
-// errOtherRun marks a probe that another run of the process answered (on
+// ErrOtherRun marks a probe that another run of the process answered (on
 // the shared `listen` socket, during a hand-off): it neither passes nor fails.
-var errOtherRun = errors.New("accepted by another run on the shared socket")
+var ErrOtherRun = errors.New("accepted by another run on the shared socket")
 
-// healthDialer connects a probe; with an owner (a run with `listen`, probed
+// HealthDialer connects a probe; with an Owner (a run with `listen`, probed
 // on the shared socket's port) the connection counts only once the owner's
 // process tree has accepted it, as for ready checks (sockowner.go).
-type healthDialer struct{ owner int }
+type HealthDialer struct{ Owner int }
 
-func (d healthDialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+func (d HealthDialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	var nd net.Dialer
 	c, err := nd.DialContext(ctx, network, addr)
-	if err != nil || d.owner == 0 {
+	if err != nil || d.Owner == 0 {
 		return c, err
 	}
 	within := time.Second
 	if dl, ok := ctx.Deadline(); ok {
 		within = time.Until(dl)
 	}
-	switch acceptOwner(ctx, c, d.owner, within) {
+	switch acceptOwner(ctx, c, d.Owner, within) {
 	case acceptedByTree:
 		return c, nil
 	case acceptedByOther:
 		c.Close()
-		return nil, errOtherRun
+		return nil, ErrOtherRun
 	default:
 		c.Close()
-		return nil, fmt.Errorf("connection not accepted by pid %d", d.owner)
+		return nil, fmt.Errorf("connection not accepted by pid %d", d.Owner)
 	}
 }
 
-// client makes every http probe on a fresh connection and never through a
+// Client makes every http probe on a fresh connection and never through a
 // proxy: it must reach the run's own socket.
-func (d healthDialer) client() *http.Client {
+func (d HealthDialer) Client() *http.Client {
 	return &http.Client{Transport: &http.Transport{DisableKeepAlives: true, DialContext: d.dial}}
 }
 
-// probeHTTP passes when a GET of rawURL answers 2xx within timeout.
-func probeHTTP(ctx context.Context, client *http.Client, rawURL string, timeout time.Duration) error {
+// ProbeHTTP passes when a GET of rawURL answers 2xx within timeout.
+func ProbeHTTP(ctx context.Context, client *http.Client, rawURL string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
@@ -70,8 +70,8 @@ func probeHTTP(ctx context.Context, client *http.Client, rawURL string, timeout 
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		if errors.Is(err, errOtherRun) {
-			return errOtherRun
+		if errors.Is(err, ErrOtherRun) {
+			return ErrOtherRun
 		}
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return fmt.Errorf("GET %s: no answer within %s", rawURL, timeout)
@@ -90,14 +90,14 @@ func probeHTTP(ctx context.Context, client *http.Client, rawURL string, timeout 
 	return nil
 }
 
-// probeTCP passes when a connection to addr is accepted within timeout.
-func probeTCP(ctx context.Context, d healthDialer, addr string, timeout time.Duration) error {
+// ProbeTCP passes when a connection to addr is accepted within timeout.
+func ProbeTCP(ctx context.Context, d HealthDialer, addr string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	c, err := d.dial(ctx, "tcp", addr)
 	if err != nil {
-		if errors.Is(err, errOtherRun) {
-			return errOtherRun
+		if errors.Is(err, ErrOtherRun) {
+			return ErrOtherRun
 		}
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return fmt.Errorf("tcp %s: no connection within %s", addr, timeout)
@@ -112,10 +112,10 @@ func probeTCP(ctx context.Context, d healthDialer, addr string, timeout time.Dur
 	return nil
 }
 
-// probeExec passes when argv exits 0 within timeout. It runs in dir with
+// ProbeExec passes when argv exits 0 within timeout. It runs in dir with
 // env, in its own process group (registered with guard, and dying with
 // bpm), which is killed when the probe ends, so nothing it started lives on.
-func probeExec(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration, guard *Guard) error {
+func ProbeExec(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration, guard *Guard) error {
 	name := "exec " + quoteArgv(argv)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir, cmd.Env = dir, env
@@ -129,7 +129,7 @@ func probeExec(ctx context.Context, argv []string, dir string, env []string, tim
 	pid := cmd.Process.Pid
 	guard.Add(pid)
 	defer guard.Remove(pid)
-	defer signalGroup(pid, syscall.SIGKILL)
+	defer SignalGroup(pid, syscall.SIGKILL)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	t := time.NewTimer(timeout)
@@ -139,13 +139,13 @@ func probeExec(ctx context.Context, argv []string, dir string, env []string, tim
 		if err == nil || errors.Is(err, exec.ErrWaitDelay) {
 			return nil
 		}
-		return fmt.Errorf("%s: %s%s", name, exitFrom(cmd.ProcessState, err), out.lastLine())
+		return fmt.Errorf("%s: %s%s", name, ExitFrom(cmd.ProcessState, err), out.lastLine())
 	case <-t.C:
-		_ = signalGroup(pid, syscall.SIGKILL)
+		_ = SignalGroup(pid, syscall.SIGKILL)
 		<-done
 		return fmt.Errorf("%s: no exit within %s, killed%s", name, timeout, out.lastLine())
 	case <-ctx.Done():
-		_ = signalGroup(pid, syscall.SIGKILL)
+		_ = SignalGroup(pid, syscall.SIGKILL)
 		<-done
 		return ctx.Err()
 	}
