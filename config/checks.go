@@ -140,7 +140,7 @@ func (c *Config) CheckHost() []*Error {
 			if msg == "" {
 				continue
 			}
-			key := []string{"process", p.Name, prog.key}
+			key := append([]string{"process", p.Name}, strings.Split(prog.key, ".")...)
 			line := idx.lineOr(key, []string{"process", p.Name})
 			if line == 0 {
 				line = p.Line
@@ -153,7 +153,7 @@ func (c *Config) CheckHost() []*Error {
 
 // program is a program bpm execs for a process, and the key that names it.
 type program struct {
-	key     string // "command", "build", "build_release", or "type" for cargo and go
+	key     string // "command", "build", "build_release", "health.exec", or "type" for cargo and go
 	name    string // argv[0]
 	builtBy string // for command: the build key whose output it may be, or ""
 	tool    string // for type: the toolchain to install, e.g. "Rust (https://rustup.rs)"
@@ -161,6 +161,15 @@ type program struct {
 }
 
 func programsOf(p *Process) []program {
+	progs := runPrograms(p)
+	if p.Health != nil && p.Health.Exec != nil {
+		progs = append(progs, program{key: "health.exec", name: p.Health.Exec[0]})
+	}
+	return progs
+}
+
+// runPrograms are the programs of p's builds and runs.
+func runPrograms(p *Process) []program {
 	switch p.Type {
 	case TypeRust:
 		return []program{{key: "type", name: "cargo", typ: p.Type, tool: "Rust (https://rustup.rs)"}}

@@ -148,6 +148,9 @@ func TestCheckHostFindsProgramsThatCannotStart(t *testing.T) {
 		{"build_release not executable", `type = "command"` + "\nbuild_release = [\"./plain.txt\"]\ncommand = [\"tool\"]", "build_release", "is not executable"},
 		{"rust without cargo", `type = "rust"`, "type", "rust processes are built with cargo, which is not on PATH"},
 		{"go without go", `type = "go"`, "type", "go processes are built with go, which is not on PATH"},
+		{"health exec on PATH", `type = "command"` + "\ncommand = [\"tool\"]\nhealth.exec = [\"tool\", \"check\"]", "", ""},
+		{"health exec not on PATH", `type = "command"` + "\ncommand = [\"tool\"]\nhealth.exec = [\"curl\", \"-f\", \"x\"]", "health.exec", `"curl" is not on PATH`},
+		{"health exec missing", `type = "command"` + "\ncommand = [\"tool\"]\nhealth.exec = [\"./nothere.sh\"]", "health.exec", "does not exist"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
