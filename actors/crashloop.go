@@ -43,7 +43,7 @@ func (p *Process) noteCrash(ctx actor.Context, r *run) {
 		return
 	}
 	p.loop.active = true
-	p.loop.firstError = p.lastExit
+	lastExit := p.lastExit
 	summary := fmt.Sprintf("%d crashes within %s", len(p.loop.crashes), window)
 	if r.failure != "" {
 		// bpm stopped it (a health check): that is the error.
@@ -51,15 +51,31 @@ func (p *Process) noteCrash(ctx actor.Context, r *run) {
 		p.event("crash_loop", summary+"; first error: "+r.failure)
 		return
 	}
-	f := ctx.RequestFuture(p.logs, TailRequest{Kind: KindRun, ID: r.id, N: runTailLines}, askTimeout)
+	// The first line that reads like an error anywhere in the crashed run
+	// (the newest: the next has not started), else its last lines.
+	q := SearchRequest{Kind: KindRun, Index: -1, Pattern: errorLine.String(), Head: 1}
+	f := ctx.RequestFuture(p.logs, q, askTimeout)
 	ctx.ReenterAfter(f, func(res any, _ error) {
-		if t, ok := res.(TailReply); ok && p.loop.active {
-			if line := pickErrorLine(t.Lines); line != "" {
-				p.loop.firstError = line
-			}
+		if sr, ok := res.(SearchReply); ok && sr.Err == nil && sr.Run.ID == r.id && len(sr.Lines) > 0 && p.loop.active {
+			p.loop.firstError = strings.TrimSpace(sr.Lines[0].Text)
+			p.event("crash_loop", summary+"; first error: "+p.loop.firstError)
+			p.publish(ctx)
+			return
 		}
-		p.event("crash_loop", summary+"; first error: "+p.loop.firstError)
-		p.publish(ctx)
+		tail := ctx.RequestFuture(p.logs, TailRequest{Kind: KindRun, ID: r.id, N: runTailLines}, askTimeout)
+		ctx.ReenterAfter(tail, func(res any, _ error) {
+			if !p.loop.active {
+				return
+			}
+			p.loop.firstError = lastExit
+			if t, ok := res.(TailReply); ok {
+				if line := pickErrorLine(t.Lines); line != "" {
+					p.loop.firstError = line
+				}
+			}
+			p.event("crash_loop", summary+"; first error: "+p.loop.firstError)
+			p.publish(ctx)
+		})
 	})
 }
 

@@ -34,21 +34,22 @@ func (s *Supervisor) updated(ctx actor.Context, st ProcessStatus) {
 		return
 	}
 	dependants := s.opts.Config.Dependants(st.Name)
+	// A dependant with restart_with_dependencies that runs learns of the
+	// dependency's new run before it learns that its dependencies are ready:
+	// one that was waiting (no run) then starts once and is not restarted.
+	if isReady(st) {
+		prev := s.deps.readyPIDs[st.Name]
+		s.deps.readyPIDs[st.Name] = st.PID
+		if prev != 0 && prev != st.PID {
+			for _, d := range dependants {
+				if p := s.opts.Config.Process(d); p != nil && p.RestartWithDeps {
+					ctx.Send(s.procs[d].proc, dependencyRestarted{name: st.Name, pid: st.PID})
+				}
+			}
+		}
+	}
 	for _, d := range dependants {
 		s.sendGate(ctx, d)
-	}
-	if !isReady(st) {
-		return
-	}
-	prev := s.deps.readyPIDs[st.Name]
-	s.deps.readyPIDs[st.Name] = st.PID
-	if prev == 0 || prev == st.PID {
-		return
-	}
-	for _, d := range dependants {
-		if p := s.opts.Config.Process(d); p != nil && p.RestartWithDeps {
-			ctx.Send(s.procs[d].proc, dependencyRestarted{name: st.Name, pid: st.PID})
-		}
 	}
 }
 

@@ -36,6 +36,7 @@ type reconfigure struct {
 	proc    *config.Process
 	rebuild bool
 	socket  *os.File
+	keepOld bool // the socket it replaces went to another process: not closed
 }
 
 // holdStop stops the process at a client's request and keeps it down: no
@@ -118,7 +119,7 @@ func (p *Process) startHeld(ctx actor.Context, caller *actor.PID) {
 		p.startBuild(ctx, p.mode)
 		return
 	}
-	p.phase = phaseSwapping
+	p.phase, p.swapWhy = phaseSwapping, "start requested"
 	p.swapIn(ctx)
 }
 
@@ -186,6 +187,7 @@ func (p *Process) rerun(ctx actor.Context, m dependencyRestarted) {
 	p.event("dependency_restarted", fmt.Sprintf("%s runs again as pid %d: restarting", m.name, m.pid))
 	p.waiting = nil
 	p.phase = phaseSwapping
+	p.swapWhy = fmt.Sprintf("%s restarted", m.name)
 	p.swapIn(ctx)
 }
 
@@ -195,7 +197,7 @@ func (p *Process) reconfigure(ctx actor.Context, m reconfigure) {
 	p.cfg, p.proc = m.cfg, m.proc
 	if m.socket != p.socket {
 		// Runs keep their own copy of the old socket; bpm's goes.
-		if p.socket != nil {
+		if p.socket != nil && !m.keepOld {
 			p.socket.Close()
 		}
 		p.socket = m.socket

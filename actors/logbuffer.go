@@ -80,6 +80,12 @@ func (b *LogBuffer) Receive(ctx actor.Context) {
 		b.loadFiles()
 	case *actor.Stopping:
 		b.files.close()
+		// A process removed by a reload: its writers go with it.
+		for _, w := range []io.Writer{b.stdout, b.stderr} {
+			if p, ok := w.(*passthrough); ok {
+				p.close()
+			}
+		}
 	case LogStart:
 		b.open(m)
 	case LogChunk:

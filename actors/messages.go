@@ -255,7 +255,9 @@ type StatusReply struct {
 // StopRequest stops a process (its run and any build); the reply StopReply
 // comes once every child has exited. Sent to the supervisor it stops all
 // processes in reverse order and replies when all have stopped.
-type StopRequest struct{}
+type StopRequest struct {
+	Why string // what the stop events say; empty: "bpm is shutting down"
+}
 
 // StopReply confirms StopRequest.
 type StopReply struct{}

@@ -2,12 +2,15 @@ package actors
 
 import (
 	"fmt"
+	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"bpm/config"
 	"bpm/testkit"
 )
 
@@ -252,7 +255,7 @@ crash_loop_window_seconds = 1.5
 
 [process.app]
 type = "command"
-command = ["sh", "-c", "n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count; echo starting $n; seq 100; if [ $n -le 4 ]; then echo \"fatal: no config $n\" >&2; exit 3; fi; echo up; exec sleep 1000"]
+command = ["sh", "-c", "n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count; echo starting $n; if [ $n -le 4 ]; then echo \"fatal: no config $n\" >&2; seq 100; exit 3; fi; seq 100; echo up; exec sleep 1000"]
 `)
 	h := startHarness(t, dir, nil)
 	var loop ProcessStatus
@@ -290,4 +293,90 @@ command = ["sh", "-c", "n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $
 func (h *bpmHarness) logHasIn(name string, index int, pattern string) bool {
 	r := h.search(name, SearchRequest{Kind: KindRun, Pattern: pattern, Index: index})
 	return r.Err == nil && r.Matches > 0
+}
+
+// reload writes doc as the project's config and reloads it.
+func (h *bpmHarness) reload(doc string) ReloadReply {
+	h.t.Helper()
+	testkit.WriteFile(h.t, filepath.Join(h.dir, config.FileName), doc)
+	r, err := Ask[ReloadReply](h.system.Root, h.sup, ReloadRequest{}, 30*time.Second)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if r.Err != nil {
+		h.t.Fatalf("reload: %v", r.Err)
+	}
+	return r
+}
+
+// A process renamed in the file starts once its old self has stopped: on a
+// port of its own it does not find it taken, and with `listen` it takes
+// the socket over.
+func TestReloadRenamesAProcess(t *testing.T) {
+	bin := buildGoapp(t)
+	own, shared := testkit.FreePort(t), testkit.FreePort(t)
+	doc := func(a, b string) string {
+		return fmt.Sprintf(`
+[process.%s]
+type = "command"
+command = [%q]
+env = { FIXTURE_LISTEN = "127.0.0.1:%d" }
+ready = { tcp = "127.0.0.1:%d" }
+
+[process.%s]
+type = "command"
+command = [%q]
+listen = "127.0.0.1:%d"
+`, a, bin, own, own, b, bin, shared)
+	}
+	dir := testkit.NewProject(t, doc("db", "web"))
+	h := startHarness(t, dir, nil)
+	h.waitState("db", StateRunning, 20*time.Second)
+	web := h.waitState("web", StateRunning, 20*time.Second)
+
+	r := h.reload(doc("db2", "web2"))
+	if !slices.Equal(r.Added, []string{"db2", "web2"}) || !slices.Equal(r.Removed, []string{"db", "web"}) {
+		t.Fatalf("reload: %+v", r)
+	}
+	db2 := h.waitState("db2", StateRunning, 20*time.Second)
+	web2 := h.waitState("web2", StateRunning, 20*time.Second)
+	if db2.Crashes != 0 || web2.Crashes != 0 {
+		t.Errorf("renamed processes crashed: db2 %d (%s), web2 %d (%s)", db2.Crashes, db2.LastExit, web2.Crashes, web2.LastExit)
+	}
+	if body := testkit.Get(fmt.Sprintf("http://127.0.0.1:%d/", shared)); body != fmt.Sprintf("pid=%d\n", web2.PID) {
+		t.Errorf("the listen address answers %q, want web2 (pid %d; web was %d)", body, web2.PID, web.PID)
+	}
+	if body := testkit.Get(fmt.Sprintf("http://127.0.0.1:%d/", own)); body != fmt.Sprintf("pid=%d\n", db2.PID) {
+		t.Errorf("db2's own port answers %q, want pid %d", body, db2.PID)
+	}
+}
+
+// Processes added and removed by reloads leave nothing running behind:
+// their actors' goroutines (the pass-through writers) end with them.
+func TestReloadsAddingAndRemovingLeakNoGoroutines(t *testing.T) {
+	base := "[process.keep]\ntype = \"command\"\ncommand = [\"sleep\", \"1000\"]\n"
+	dir := testkit.NewProject(t, base)
+	h := startHarness(t, dir, nil)
+	h.waitState("keep", StateRunning, 20*time.Second)
+	cycle := func() {
+		h.reload(base + "\n[process.extra]\ntype = \"command\"\ncommand = [\"sleep\", \"1000\"]\n")
+		h.waitState("extra", StateRunning, 20*time.Second)
+		h.reload(base)
+		testkit.WaitFor(t, 20*time.Second, "extra gone", func() bool {
+			for _, p := range h.status().Processes {
+				if p.Name == "extra" {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	cycle()
+	before := runtime.NumGoroutine()
+	for range 15 {
+		cycle()
+	}
+	testkit.WaitFor(t, 10*time.Second, "goroutines back to where they were", func() bool {
+		return runtime.NumGoroutine() < before+10
+	})
 }

@@ -153,3 +153,10 @@ func (p *passthrough) flush(d time.Duration) {
 	case <-t.C:
 	}
 }
+
+// close writes what is queued (at most flushTimeout) and ends the writer
+// goroutine; the logbuffer is stopping and writes no more.
+func (p *passthrough) close() {
+	p.flush(flushTimeout)
+	close(p.queue)
+}

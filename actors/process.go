@@ -87,6 +87,9 @@ type Process struct {
 	wantStart  bool
 
 	loop crashLoop
+	// swapWhy is why the serving run is replaced when it is not a new
+	// build ("" for a build).
+	swapWhy string
 }
 
 // NewProcess returns the actor for proc; builder and logs are its builder
@@ -156,7 +159,7 @@ func (p *Process) Receive(ctx actor.Context) {
 	case ProcessStatusRequest:
 		ctx.Respond(p.status())
 	case StopRequest:
-		p.stop(ctx)
+		p.stop(ctx, m.Why)
 	case StopProcessRequest:
 		p.holdStop(ctx)
 	case StartProcessRequest:
@@ -203,7 +206,7 @@ func (p *Process) request(ctx actor.Context, mode config.Mode, caller *actor.PID
 }
 
 func (p *Process) startBuild(ctx actor.Context, mode config.Mode) {
-	p.phase = phaseBuilding
+	p.phase, p.swapWhy = phaseBuilding, ""
 	p.buildID++
 	p.buildRunning = true
 	p.buildStatus = BuildStatus{State: "running", Mode: mode, StartedAt: p.clock.Now()}
@@ -280,7 +283,11 @@ func (p *Process) swapIn(ctx actor.Context) {
 		p.next = r
 		p.event("new_run_started", fmt.Sprintf("pid %d beside pid %d (%s)", r.pid, p.cur.pid, p.runOrigin()))
 	case p.cur != nil:
-		p.stopRun(ctx, p.cur, "replaced by a new build")
+		why := "replaced by a new build"
+		if p.swapWhy != "" {
+			why = "replaced by a new run: " + p.swapWhy
+		}
+		p.stopRun(ctx, p.cur, why)
 		// the swap goes on when the old run has exited
 	default:
 		p.startRun(ctx)
@@ -306,6 +313,7 @@ func (p *Process) swapDone(ctx actor.Context, err error) {
 	if p.phase != phaseSwapping {
 		return
 	}
+	p.swapWhy = ""
 	if err != nil {
 		p.failWaiters(ctx, err)
 	} else {

@@ -311,22 +311,25 @@ func (p *Process) stopDue(m stopDue) {
 }
 
 // stop shuts the process down for good: no more builds, restarts or runs.
-func (p *Process) stop(ctx actor.Context) {
+func (p *Process) stop(ctx actor.Context, why string) {
+	if why == "" {
+		why = "bpm is shutting down"
+	}
 	p.stopping = true
 	p.cancelRetry()
 	if ctx.Sender() != nil {
 		p.stopWaiters = append(p.stopWaiters, ctx.Sender())
 	}
-	p.failWaiters(ctx, fmt.Errorf("restart %s: bpm is shutting down", p.proc.Name))
+	p.failWaiters(ctx, fmt.Errorf("restart %s: %s", p.proc.Name, why))
 	for _, w := range p.pending {
-		p.reply(ctx, w, fmt.Errorf("restart %s: bpm is shutting down", p.proc.Name))
+		p.reply(ctx, w, fmt.Errorf("restart %s: %s", p.proc.Name, why))
 	}
 	p.pending = nil
 	if p.buildRunning {
 		ctx.Send(p.build, CancelBuildRequest{})
 	}
 	for _, r := range p.runs {
-		p.stopRun(ctx, r, "bpm is shutting down")
+		p.stopRun(ctx, r, why)
 	}
 	p.maybeStopped(ctx)
 }

@@ -166,6 +166,8 @@ func (s *Supervisor) Receive(ctx actor.Context) {
 			return
 		}
 		ctx.RequestWithCustomSender(refs.logs, m.SearchRequest, ctx.Sender())
+	case addedReady:
+		s.startAdded(ctx, m)
 	case processUpdate:
 		s.updated(ctx, m.status)
 	case StatusRequest:

@@ -95,7 +95,7 @@ func (c *Config) listens(idx *keyIndex, portFrom string) *Error {
 // SetMCPPort overrides the MCP port (bpm's --port flag) and checks again that
 // no process listens on the MCP address. Errors are *Error.
 func (c *Config) SetMCPPort(port int) error {
-	c.MCPPort = port
+	c.MCPPort, c.MCPPortFlag = port, true
 	if err := c.listens(c.keyLines(), "--port"); err != nil {
 		return err
 	}

@@ -57,9 +57,11 @@ type Config struct {
 	File  string // absolute path of the .mcp-run file
 	Envrc bool   // Dir/.envrc exists: every build and run is wrapped in `direnv exec Dir`
 
-	MCPHost  string // mcp_host, default "127.0.0.1"
-	MCPPort  int    // mcp_port, default 3001, 1..65535
-	MCPToken string // mcp_token, else env BPM_MCP_TOKEN, else ""
+	MCPHost string // mcp_host, default "127.0.0.1"
+	MCPPort int    // mcp_port, default 3001, 1..65535
+	// MCPPortFlag: MCPPort comes from --port (SetMCPPort), not the file.
+	MCPPortFlag bool
+	MCPToken    string // mcp_token, else env BPM_MCP_TOKEN, else ""
 
 	DevTimeout     time.Duration // dev_timeout_hours, default 3h
 	DevCrashWait   time.Duration // dev_crash_wait_seconds, default 120s
