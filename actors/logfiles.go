@@ -58,6 +58,7 @@ type logFiles struct {
 	failed  bool // a write failed: lines are not written until retryAt
 	retryAt time.Time
 	lost    int // lines not written since the failure, or for want of room
+	failErr error
 	// replaced names a file found removed or replaced, for the note of the
 	// flush that opened a new one.
 	replaced string
@@ -164,7 +165,18 @@ func (lf *logFiles) begin(m LogStart) string {
 	kf := &lf.kinds[m.Kind]
 	kf.buf = time.Unix(0, m.StartedAt.UnixNano()).UTC().AppendFormat(kf.buf[:0], stampLayout)
 	kf.buf = fmt.Appendf(kf.buf, " %s %s %d pid %d\n", tagStart, m.Kind, m.ID, m.PID)
-	return lf.flush(m.Kind)
+	if note := lf.flush(m.Kind); note != "" {
+		return note
+	}
+	// Each new run says so while nothing reaches the disk, so that an
+	// agent reading it learns why its logs will not survive a restart.
+	switch {
+	case lf.budget <= 0:
+		return fmt.Sprintf("[bpm] log_dir: other files in %s fill log_total_mb, so nothing of this %s is written to disk", filepath.Dir(lf.dir), m.Kind)
+	case lf.failed:
+		return fmt.Sprintf("[bpm] log_dir: cannot write %s (%v); this %s is kept in memory only", lf.dir, lf.failErr, m.Kind)
+	}
+	return ""
 }
 
 // line writes one line of kind.
@@ -405,7 +417,7 @@ func (lf *logFiles) fail(err error) string {
 	if lf.failed {
 		return ""
 	}
-	lf.failed = true
+	lf.failed, lf.failErr = true, err
 	slog.Warn("log_dir: cannot write; lines are kept in memory only, trying again in 10 s", "process", lf.name, "err", err)
 	return fmt.Sprintf("[bpm] log_dir: cannot write %s (%v); lines are kept in memory only until writing works again", lf.dir, err)
 }

@@ -337,3 +337,35 @@ func TestLogFilesRemovedWhileWrittenAreMadeAgain(t *testing.T) {
 		t.Errorf("notes about the removal: %d, want 1", r.Matches)
 	}
 }
+
+// A log_dir that cannot be made, or that other files fill, is said in every
+// new run, where an agent reads it, not only on bpm's terminal.
+func TestUnusableLogDirIsSaidInEachRun(t *testing.T) {
+	for _, tc := range []struct {
+		name, want string
+		dir        func(t *testing.T) string
+		total      int64
+	}{
+		{"cannot be made", "cannot write", func(t *testing.T) string {
+			file := filepath.Join(t.TempDir(), "a-file")
+			os.WriteFile(file, nil, 0o644)
+			return filepath.Join(file, "logs")
+		}, 1 << 20},
+		{"full of other files", "fill log_total_mb", func(t *testing.T) string {
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "big.bin"), make([]byte, 2<<20), 0o644)
+			return dir
+		}, 1 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lb := fileLogBuffer(t, tc.dir(t), 1<<20, tc.total, 3)
+			for id := 1; id <= 2; id++ {
+				lb.open(LogStart{Kind: KindRun, ID: id, PID: 7, StartedAt: time.Now()})
+				lb.chunk(linesChunk(KindRun, id, Stdout, time.Now(), "hello"))
+				if r := lb.search(SearchRequest{Kind: KindRun, Index: -1, Pattern: "log_dir: .*" + tc.want}); r.Matches != 1 {
+					t.Errorf("run %d: %d notes containing %q, want 1; lines %q", id, r.Matches, tc.want, texts(lb.search(SearchRequest{Kind: KindRun, Index: -1}).Lines))
+				}
+			}
+		})
+	}
+}
