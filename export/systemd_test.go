@@ -98,6 +98,36 @@ func TestExportedUnitsPassSystemdAnalyzeVerify(t *testing.T) {
 	}
 }
 
+// A tester's project in /tmp/x/pct%dir$x: ExecStart= named the executable
+// with "$$", which systemd does not unescape in the path ("is not executable").
+func TestAProjectDirWithDollarAndPercentVerifies(t *testing.T) {
+	testkit.Need(t, "systemd-analyze")
+	dir := filepath.Join(t.TempDir(), "pct%dir$x${y}")
+	app := filepath.Join(dir, "bin", "app")
+	if err := os.MkdirAll(filepath.Dir(app), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WriteFile(t, app, "#!/bin/sh\nexec sleep 1000\n")
+	if err := os.Chmod(app, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WriteFile(t, filepath.Join(dir, ".mcp-run"), "[process.a]\ntype = \"command\"\ncommand = [\"./bin/app\", \"$1\"]\n")
+	cfg, err := config.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := (&Systemd{}).Export(&Project{Config: cfg, Prefix: "shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.VerifyUnits(t, false, writeFiles(t, res)...)
+	line := testkit.ParseUnit(res.Files[0].Data).Last("Service.ExecStart")
+	path, argv, err := testkit.ExecCommand(line)
+	if err != nil || path != app || !slices.Equal(argv, []string{app, "$1"}) {
+		t.Errorf("ExecStart=%s runs %q with %q (%v), want %s with argv %q", line, path, argv, err, app, []string{app, "$1"})
+	}
+}
+
 func TestAProcessWithListenGetsASocketUnit(t *testing.T) {
 	for _, tc := range []struct{ listen, stream string }{
 		{"127.0.0.1:8080", "127.0.0.1:8080"},

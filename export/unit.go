@@ -44,12 +44,20 @@ func plain(s string) string {
 }
 
 // execLine is argv as the value of ExecStart= and its kin: each argument a
-// word, quoted where it needs it, with specifiers (%) and variable
-// references ($) escaped, so systemd passes argv on unchanged.
+// word, quoted where it needs it, so that systemd runs argv[0] with argv
+// unchanged. systemd expands specifiers (%) in every word but variables ($)
+// only in argv, not in the executable path, so the path escapes % alone. A
+// path with '$' is written twice, after '@': once as the path, once as
+// argv[0] with '$' escaped, since either escaping would break the other.
 func execLine(argv []string) string {
-	words := make([]string, len(argv))
-	for i, a := range argv {
-		words[i] = quoteWord(strings.ReplaceAll(a, "$", "$$"))
+	words := make([]string, 0, len(argv)+1)
+	if strings.Contains(argv[0], "$") {
+		words = append(words, quoteWord("@"+argv[0]))
+	} else {
+		words, argv = append(words, quoteWord(argv[0])), argv[1:]
+	}
+	for _, a := range argv {
+		words = append(words, quoteWord(strings.ReplaceAll(a, "$", "$$")))
 	}
 	return strings.Join(words, " ")
 }

@@ -45,6 +45,33 @@ func TestExecLineQuotesWhatSystemdWouldRead(t *testing.T) {
 	}
 }
 
+// systemd expands specifiers in the executable path but not variables, which
+// it expands in argv[0] only: "$$" there stayed "$$" and the path was wrong.
+func TestExecLineEscapesOnlySpecifiersInTheExecutable(t *testing.T) {
+	for _, tc := range []struct{ exe, line string }{
+		{"/srv/app/bin/api", "/srv/app/bin/api x"},
+		{"/srv/100%/api", "/srv/100%%/api x"},
+		{"/srv/my app/api", `"/srv/my app/api" x`},
+		{"/tmp/x/pct%dir$x/bin/app", "@/tmp/x/pct%%dir$x/bin/app /tmp/x/pct%%dir$$x/bin/app x"},
+		{"/srv/a${B}$$/api", "@/srv/a${B}$$/api /srv/a$${B}$$$$/api x"},
+		{"$app", "@$app $$app x"},
+	} {
+		t.Run(tc.exe, func(t *testing.T) {
+			line := execLine([]string{tc.exe, "x"})
+			if line != tc.line {
+				t.Errorf("execLine = %s, want %s", line, tc.line)
+			}
+			path, argv, err := testkit.ExecCommand(line)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if path != tc.exe || !slices.Equal(argv, []string{tc.exe, "x"}) {
+				t.Errorf("read back as %q running %q", argv, path)
+			}
+		})
+	}
+}
+
 func TestEnvWordKeepsDollarsAndEscapesSpecifiers(t *testing.T) {
 	for _, kv := range []string{"A=1", "GREETING=hello world", "PRICE=$5 or 100%", `Q="x"`, "EMPTY="} {
 		words, err := testkit.EnvWords(envWord(kv))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,16 +42,66 @@ func (u Unit) Last(key string) string {
 	return ""
 }
 
-// ExecArgv splits the value of ExecStart= (or another Exec setting) into the
-// argv systemd passes: words, double quotes with C escapes, "%%" for '%' and
-// "$$" for '$'. A specifier or variable reference is an error: the exporter
-// never writes one.
-func ExecArgv(value string) ([]string, error) { return systemdWords(value, true) }
+// ExecCommand splits the value of ExecStart= (or another Exec setting) into
+// the executable systemd runs and the argv it passes: words, double quotes
+// with C escapes, "%%" for '%'. systemd expands variables in argv but not in
+// the executable, so "$$" is '$' in argv, while a '$' in the first word is
+// itself; with the '@' prefix the second word is argv[0]. A specifier, a
+// variable reference, or a '$' in an executable that is also argv[0] (where
+// systemd would expand it) is an error: the exporter never writes one.
+func ExecCommand(value string) (path string, argv []string, err error) {
+	words, err := systemdWords(value)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(words) == 0 {
+		return "", nil, fmt.Errorf("no command in %q", value)
+	}
+	first, argv := words[0], words
+	switch {
+	case strings.HasPrefix(first, "@"):
+		first, argv = first[1:], words[1:]
+	case strings.Contains(first, "$"):
+		return "", nil, fmt.Errorf("executable %q is also argv[0], where systemd expands variables: write @PATH ARGV0", first)
+	}
+	if len(argv) == 0 {
+		return "", nil, fmt.Errorf("no argv[0] after @ in %q", value)
+	}
+	if path, err = unescapeSigns(first, false); err != nil {
+		return "", nil, err
+	}
+	// Without '@', argv[0] is the first word, which holds no '$'.
+	argv = slices.Clone(argv)
+	for i, w := range argv {
+		if argv[i], err = unescapeSigns(w, true); err != nil {
+			return "", nil, err
+		}
+	}
+	return path, argv, nil
+}
+
+// ExecArgv is the argv of ExecCommand, for a value whose executable is
+// argv[0], as every Exec setting the exporter writes is; else an error.
+func ExecArgv(value string) ([]string, error) {
+	path, argv, err := ExecCommand(value)
+	if err == nil && path != argv[0] {
+		err = fmt.Errorf("executable %q differs from argv[0] %q", path, argv[0])
+	}
+	return argv, err
+}
 
 // EnvWords splits the value of Environment= into its "K=V" words.
-func EnvWords(value string) ([]string, error) { return systemdWords(value, false) }
+func EnvWords(value string) ([]string, error) {
+	words, err := systemdWords(value)
+	for i := 0; err == nil && i < len(words); i++ {
+		words[i], err = unescapeSigns(words[i], false)
+	}
+	return words, err
+}
 
-func systemdWords(value string, exec bool) ([]string, error) {
+// systemdWords splits value into words, quotes removed and C escapes
+// applied, with specifiers and variables left for unescapeSigns.
+func systemdWords(value string) ([]string, error) {
 	var words []string
 	for i := 0; ; {
 		for i < len(value) && (value[i] == ' ' || value[i] == '\t') {
@@ -80,11 +131,7 @@ func systemdWords(value string, exec bool) ([]string, error) {
 		if quoted {
 			return nil, fmt.Errorf("unterminated quote in %q", value)
 		}
-		word, err := unescapeSigns(w.String(), exec)
-		if err != nil {
-			return nil, err
-		}
-		words = append(words, word)
+		words = append(words, w.String())
 	}
 }
 
