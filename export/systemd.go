@@ -181,7 +181,15 @@ func (x *sdExport) execStart(p *config.Process) ([]string, string, error) {
 func (x *sdExport) environment(u *unit, p *config.Process, found string) {
 	hasPath := false
 	for _, kv := range p.Env {
-		hasPath = hasPath || strings.HasPrefix(kv, "PATH=")
+		name, _, _ := strings.Cut(kv, "=")
+		if !envNameValid(name) {
+			u.comment("env %q: not set. systemd ignores a name that is not ASCII letters, digits and '_'\n"+
+				"(not starting with a digit); /usr/bin/env NAME=VALUE before the command in ExecStart= sets it.", name)
+			x.warnf("process %s: env %q is not a variable name systemd accepts (ASCII letters, digits and '_', not starting with a digit): the unit does not set it",
+				p.Name, name)
+			continue
+		}
+		hasPath = hasPath || name == "PATH"
 		u.set("Environment", envWord(kv))
 	}
 	if found == "" || hasPath || slices.Contains(filepath.SplitList(defaultPath), found) {
@@ -189,6 +197,21 @@ func (x *sdExport) environment(u *unit, p *config.Process, found string) {
 	}
 	u.comment("The executable was found in %s, which systemd's PATH lacks; what it starts may be there too.", found)
 	u.set("Environment", envWord("PATH="+found+":"+defaultPath))
+}
+
+// envNameValid reports whether systemd takes name in Environment=: ASCII
+// letters, digits and '_', not starting with a digit, as bash does (systemd's
+// env_name_is_valid; its limit of ARG_MAX-2 bytes is one no exec passes).
+func envNameValid(name string) bool {
+	if name == "" || name[0] >= '0' && name[0] <= '9' {
+		return false
+	}
+	for _, c := range []byte(name) {
+		if !(c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // restart maps the release backoff: initial × 1.5 per crash up to max.

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -126,6 +127,36 @@ func TestAProjectDirWithDollarAndPercentVerifies(t *testing.T) {
 	if err != nil || path != app || !slices.Equal(argv, []string{app, "$1"}) {
 		t.Errorf("ExecStart=%s runs %q with %q (%v), want %s with argv %q", line, path, argv, err, app, []string{app, "$1"})
 	}
+}
+
+// bpm accepts any env name without '=' or NUL; systemd ignores an
+// Environment= name that is not letters, digits and '_' (not starting with a
+// digit), saying only "Invalid environment assignment, ignoring" in its log.
+func TestEnvNamesSystemdRejectsAreWarnedNotExported(t *testing.T) {
+	res, units := exportSystemd(t, "[process.a]\ntype = \"command\"\ncommand = [\"sleep\", \"1000\"]\n"+
+		"[process.a.env]\n\"my-var\" = \"1\"\n\"A B\" = \"2\"\n\"1X\" = \"3\"\n\"é\" = \"4\"\n"+
+		"\"X.Y\" = \"5\"\nOK_1 = \"6\"\n_u = \"7\"\nX1 = \"8\"\n", nil)
+	var env []string
+	for _, v := range units["shop-a.service"]["Service.Environment"] {
+		words, err := testkit.EnvWords(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env = append(env, words...)
+	}
+	if want := []string{"OK_1=6", "X1=8", "_u=7"}; !slices.Equal(env, want) {
+		t.Errorf("Environment %q, want %q", env, want)
+	}
+	svc := fileData(res, "shop-a.service")
+	for _, name := range []string{"my-var", "A B", "1X", "é", "X.Y"} {
+		if !hasWarning(res, fmt.Sprintf("process a: env %q is not a variable name systemd accepts", name)) {
+			t.Errorf("no warning about %q in\n%s", name, strings.Join(res.Warnings, "\n"))
+		}
+		if !strings.Contains(svc, fmt.Sprintf("# env %q: not set", name)) {
+			t.Errorf("no comment about %q in\n%s", name, svc)
+		}
+	}
+	testkit.VerifyUnits(t, false, writeFiles(t, res)...)
 }
 
 func TestAProcessWithListenGetsASocketUnit(t *testing.T) {
