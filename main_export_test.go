@@ -230,7 +230,8 @@ func TestExportExitCodes(t *testing.T) {
 }
 
 // `bpm systemd` prints a unit that systemd accepts and that runs this bpm on
-// the project, with KillMode=mixed so that bpm stops its processes itself.
+// the project, with KillMode=mixed so that bpm stops its processes itself,
+// SIGHUP for systemctl reload, and no Delegate= without cgroup limits.
 func TestSystemdPrintsAUnitRunningBPM(t *testing.T) {
 	dir := testkit.NewProject(t, "[process.a]\ntype = \"command\"\ncommand = [\"sleep\", \"1000\"]\nstop_timeout_seconds = 20\n")
 	for _, user := range []bool{false, true} {
@@ -252,7 +253,8 @@ func TestSystemdPrintsAUnitRunningBPM(t *testing.T) {
 			t.Errorf("ExecStart argv %q (%v), want %q", argv, err, []string{bpmBin, dir})
 		}
 		want := map[string]string{"Service.Type": "simple", "Service.KillMode": "mixed", "Service.Restart": "on-failure",
-			"Service.WorkingDirectory": dir, "Service.RestartPreventExitStatus": "2", "Install.WantedBy": "multi-user.target"}
+			"Service.WorkingDirectory": dir, "Service.RestartPreventExitStatus": "2", "Install.WantedBy": "multi-user.target",
+			"Service.ExecReload": "/bin/kill -HUP $MAINPID", "Service.Delegate": ""}
 		if user {
 			want["Install.WantedBy"] = "default.target"
 		}

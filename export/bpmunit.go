@@ -80,6 +80,8 @@ func bpmUnitService(u *unit, cfg *config.Config, o BPMUnitOptions) []string {
 		warn = append(warn, fmt.Sprintf("the MCP token comes from %s, which the unit does not carry over; set it in the unit or in .mcp-run", config.TokenEnv))
 	}
 	u.set("ExecStart", execLine([]string{o.Self, cfg.Dir}))
+	u.comment("bpm reads .mcp-run again on SIGHUP (systemctl reload); every process keeps running.")
+	u.set("ExecReload", "/bin/kill -HUP $MAINPID")
 	u.set("Restart", "on-failure")
 	u.set("RestartSec", "5s")
 	u.comment("Exit 2 is bad usage or a bad .mcp-run: starting again does not help.")
@@ -89,7 +91,24 @@ func bpmUnitService(u *unit, cfg *config.Config, o BPMUnitOptions) []string {
 		"bpm would count their exits as crashes. SIGKILL then reaches whatever is left.")
 	u.set("KillMode", "mixed")
 	u.set("TimeoutStopSec", seconds((actors.ShutdownTimeout(cfg) + 5*time.Second).Round(time.Second)))
+	if limited(cfg) {
+		u.comment("[limits] memory_mb and cpu_percent: bpm gives each run a cgroup v2 of its own under\n" +
+			"this unit's cgroup, which systemd lets it write only with Delegate=yes. Without it\n" +
+			"memory_mb falls back to RLIMIT_AS and cpu_percent stops bpm at start (exit 2).")
+		u.set("Delegate", "yes")
+	}
 	return warn
+}
+
+// limited reports whether a process of cfg has a limit bpm applies through
+// a cgroup: memory_mb or cpu_percent.
+func limited(cfg *config.Config) bool {
+	for _, p := range cfg.Processes {
+		if l := p.Limits; l != nil && (l.MemoryMB > 0 || l.CPUPercent > 0) {
+			return true
+		}
+	}
+	return false
 }
 
 // temporary reports whether path is in the temp dir, as `go run` builds are.
