@@ -25,8 +25,11 @@ type stopResult struct {
 // A process whose dependency failed is not asked; its reply says why. The
 // caller gets a BatchReply, in start order, once all have answered.
 func (s *Supervisor) fanOut(ctx actor.Context, msg func(name string) any) {
-	root, caller, cfg := ctx.ActorSystem().Root, ctx.Sender(), s.opts.Config
+	root, caller, cfg, self := ctx.ActorSystem().Root, ctx.Sender(), s.opts.Config, ctx.Self()
 	names := cfg.StartOrder()
+	for _, name := range names {
+		s.deps.inBatch[name]++
+	}
 	type result struct {
 		done  chan struct{}
 		reply RestartReply
@@ -39,6 +42,7 @@ func (s *Supervisor) fanOut(ctx actor.Context, msg func(name string) any) {
 		pid, deps, res := s.procs[name].proc, cfg.Process(name).DependsOn, results[name]
 		go func() {
 			defer close(res.done)
+			defer root.Send(self, batchAnswered{name: name})
 			for _, d := range deps {
 				<-results[d].done
 				if err := results[d].reply.Err; err != nil {

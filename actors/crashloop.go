@@ -51,31 +51,24 @@ func (p *Process) noteCrash(ctx actor.Context, r *run) {
 		p.event("crash_loop", summary+"; first error: "+r.failure)
 		return
 	}
-	// The first line that reads like an error anywhere in the crashed run
-	// (the newest: the next has not started), else its last lines.
-	q := SearchRequest{Kind: KindRun, Index: -1, Pattern: errorLine.String(), Head: 1}
-	f := ctx.RequestFuture(p.logs, q, askTimeout)
+	// The first line of the run that reads like an error (the logbuffer
+	// notes it as lines arrive, so a long dump after it cannot push it
+	// out), else the likeliest of its last lines.
+	f := ctx.RequestFuture(p.logs, TailRequest{Kind: KindRun, ID: r.id, N: runTailLines}, askTimeout)
 	ctx.ReenterAfter(f, func(res any, _ error) {
-		if sr, ok := res.(SearchReply); ok && sr.Err == nil && sr.Run.ID == r.id && len(sr.Lines) > 0 && p.loop.active {
-			p.loop.firstError = strings.TrimSpace(sr.Lines[0].Text)
-			p.event("crash_loop", summary+"; first error: "+p.loop.firstError)
-			p.publish(ctx)
+		if !p.loop.active {
 			return
 		}
-		tail := ctx.RequestFuture(p.logs, TailRequest{Kind: KindRun, ID: r.id, N: runTailLines}, askTimeout)
-		ctx.ReenterAfter(tail, func(res any, _ error) {
-			if !p.loop.active {
-				return
+		p.loop.firstError = lastExit
+		if t, ok := res.(TailReply); ok {
+			if t.FirstError != "" {
+				p.loop.firstError = t.FirstError
+			} else if line := pickErrorLine(t.Lines); line != "" {
+				p.loop.firstError = line
 			}
-			p.loop.firstError = lastExit
-			if t, ok := res.(TailReply); ok {
-				if line := pickErrorLine(t.Lines); line != "" {
-					p.loop.firstError = line
-				}
-			}
-			p.event("crash_loop", summary+"; first error: "+p.loop.firstError)
-			p.publish(ctx)
-		})
+		}
+		p.event("crash_loop", summary+"; first error: "+p.loop.firstError)
+		p.publish(ctx)
 	})
 }
 

@@ -11,11 +11,17 @@ import (
 type depsState struct {
 	sent      map[string]depsChanged
 	readyPIDs map[string]int
+	// inBatch counts the restarts of "all" under way that will still
+	// restart a process: it then needs no restart for its dependency.
+	inBatch map[string]int
 }
 
 func newDepsState() depsState {
-	return depsState{sent: map[string]depsChanged{}, readyPIDs: map[string]int{}}
+	return depsState{sent: map[string]depsChanged{}, readyPIDs: map[string]int{}, inBatch: map[string]int{}}
 }
+
+// batchAnswered says a process answered its part of a request for "all".
+type batchAnswered struct{ name string }
 
 // isReady reports whether a process counts as ready for its dependants: it
 // runs and its run passed its ready check.
@@ -42,7 +48,7 @@ func (s *Supervisor) updated(ctx actor.Context, st ProcessStatus) {
 		s.deps.readyPIDs[st.Name] = st.PID
 		if prev != 0 && prev != st.PID {
 			for _, d := range dependants {
-				if p := s.opts.Config.Process(d); p != nil && p.RestartWithDeps {
+				if p := s.opts.Config.Process(d); p != nil && p.RestartWithDeps && s.deps.inBatch[d] == 0 {
 					ctx.Send(s.procs[d].proc, dependencyRestarted{name: st.Name, pid: st.PID})
 				}
 			}

@@ -35,7 +35,16 @@ type runLog struct {
 	counted  int  // lines of a throttled run counted, not kept (throttle.go)
 	marked   bool // the throttle's marker line is stored
 	previous bool // loaded from log_dir: a run of an earlier bpm session
+	// The first line among the run's first errorScanLines that reads like
+	// an error, kept apart from the ring, which may drop it (crashloop.go).
+	firstError string
+	scanned    int
 }
+
+// errorScanLines bounds how many of a run's first lines are matched against
+// errorLine: a crash's cause is near the start (a panic before its dump) or
+// among the last lines, which the ring keeps.
+const errorScanLines = 1000
 
 // NewLogBuffer returns a LogBuffer for process name keeping, for runs and for
 // builds separately, the last runs rings of lines lines each (values below 1
@@ -97,11 +106,11 @@ func (b *LogBuffer) Receive(ctx actor.Context) {
 	case logShare:
 		b.files.share(m.bytes)
 	case TailRequest:
-		var lines []string
+		var reply TailReply
 		if r := b.find(m.Kind, m.ID); r != nil {
-			lines = r.ring.last(m.N)
+			reply.Lines, reply.FirstError = r.ring.last(m.N), r.firstError
 		}
-		ctx.Respond(TailReply{Lines: lines})
+		ctx.Respond(reply)
 	case SearchRequest:
 		ctx.Respond(b.search(m))
 	case FlushRequest:
@@ -213,6 +222,9 @@ func (b *LogBuffer) store(r *runLog, c LogChunk, data []byte) {
 			suffix = truncatedSuffix
 		}
 		r.ring.push(stream, at, line, suffix)
+		if r.scanned < errorScanLines && c.Kind == KindRun {
+			r.scanError(line)
+		}
 		out = append(append(append(append(out, prefix...), line...), suffix...), '\n')
 		if stamp != nil {
 			file = append(append(append(append(file, stamp...), line...), suffix...), '\n')
@@ -235,6 +247,17 @@ func (b *LogBuffer) store(r *runLog, c LogChunk, data []byte) {
 }
 
 var truncatedSuffix = []byte(truncatedMarker)
+
+// scanError records line as the run's first error line if it reads like one.
+func (r *runLog) scanError(line []byte) {
+	r.scanned++
+	if r.firstError == "" && errorLine.Match(line) {
+		r.firstError = strings.TrimSpace(lineText(line))
+	}
+	if r.firstError != "" {
+		r.scanned = errorScanLines
+	}
+}
 
 // lineText is a stored line as searches show it: invalid UTF-8 replaced.
 func lineText(line []byte) string {

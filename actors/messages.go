@@ -67,6 +67,9 @@ type TailRequest struct {
 // TailReply carries the lines TailRequest asked for.
 type TailReply struct {
 	Lines []string
+	// FirstError is the first of the run's first lines that reads like an
+	// error (a panic, "error", "fatal" …), even when the ring dropped it.
+	FirstError string
 }
 
 // SearchRequest asks a logbuffer for lines of one run or build.

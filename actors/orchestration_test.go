@@ -380,3 +380,48 @@ func TestReloadsAddingAndRemovingLeakNoGoroutines(t *testing.T) {
 		return runtime.NumGoroutine() < before+10
 	})
 }
+
+// A crash's cause early in a run (a panic before its long dump) is kept for
+// the crash loop even when the ring has dropped it.
+func TestFirstErrorLineOutlivesTheRing(t *testing.T) {
+	f := spawnLogBuffer(t, 10, 2)
+	lines := []string{"starting", "panic: database connection refused", "goroutine 1 [running]:"}
+	for i := range 200 {
+		lines = append(lines, fmt.Sprintf("\tmain.go:%d +0x4a5", i))
+	}
+	f.send(LogStart{Kind: KindRun, ID: 1, PID: 7, StartedAt: time.Now()},
+		linesChunk(KindRun, 1, Stderr, time.Now(), lines...))
+	res, err := f.sys.Root.RequestFuture(f.pid, TailRequest{Kind: KindRun, ID: 1, N: 5}, time.Second).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tail := res.(TailReply)
+	if tail.FirstError != "panic: database connection refused" || len(tail.Lines) != 5 {
+		t.Errorf("tail: first error %q, %d lines; want the panic line and 5 lines", tail.FirstError, len(tail.Lines))
+	}
+	if r := f.search(SearchRequest{Kind: KindRun, Index: -1, Pattern: "^panic"}); r.Matches != 0 {
+		t.Fatalf("the ring of 10 lines still holds the panic: the test proves nothing")
+	}
+}
+
+// restart "all" restarts a dependant with restart_with_dependencies once,
+// not once for its dependency's new run and once more for the batch.
+func TestRestartAllRestartsEachDependantOnce(t *testing.T) {
+	dir, _ := dependencyProject(t)
+	h := startHarness(t, dir, nil)
+	app := h.waitState("app", StateRunning, 30*time.Second)
+	h.waitState("side", StateRunning, 30*time.Second)
+	r, err := Ask[BatchReply](h.system.Root, h.sup, RestartRequest{Process: All}, 2*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range r.Replies {
+		if p.Err != nil {
+			t.Fatalf("restart %s: %v", p.Process, p.Err)
+		}
+	}
+	stays(t, time.Second, "app restarted once", func() bool {
+		st := h.proc("app")
+		return st.Restarts == app.Restarts+1 && st.State == StateRunning
+	})
+}

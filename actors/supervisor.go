@@ -168,6 +168,10 @@ func (s *Supervisor) Receive(ctx actor.Context) {
 		ctx.RequestWithCustomSender(refs.logs, m.SearchRequest, ctx.Sender())
 	case addedReady:
 		s.startAdded(ctx, m)
+	case batchAnswered:
+		if s.deps.inBatch[m.name]--; s.deps.inBatch[m.name] <= 0 {
+			delete(s.deps.inBatch, m.name)
+		}
 	case processUpdate:
 		s.updated(ctx, m.status)
 	case StatusRequest:
