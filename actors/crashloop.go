@@ -61,32 +61,47 @@ func (p *Process) noteCrash(ctx actor.Context, r *run) {
 		}
 		p.loop.firstError = lastExit
 		if t, ok := res.(TailReply); ok {
-			if t.FirstError != "" {
-				p.loop.firstError = t.FirstError
-			} else if line := pickErrorLine(t.Lines); line != "" {
-				p.loop.firstError = line
-			}
+			p.loop.firstError = crashCause(t, lastExit)
 		}
 		p.event("crash_loop", summary+"; first error: "+p.loop.firstError)
 		p.publish(ctx)
 	})
 }
 
-// pickErrorLine returns the first line that reads like an error, else the
-// last non-empty line.
-func pickErrorLine(lines []string) string {
-	last := ""
+// crashCause picks the line that most likely says why a run crashed: the
+// line that opened its crash report (a panic), else an error-like line
+// among its last lines, else the first error-like line it wrote to stderr,
+// else its last line, else how it exited.
+func crashCause(t TailReply, exit string) string {
+	if t.CrashLine != "" {
+		return t.CrashLine
+	}
+	line, isError := pickErrorLine(t.Lines)
+	switch {
+	case isError:
+		return line
+	case t.FirstError != "":
+		return t.FirstError
+	case line != "":
+		return line
+	}
+	return exit
+}
+
+// pickErrorLine returns the first line that reads like an error (isError),
+// else the last non-empty line.
+func pickErrorLine(lines []string) (line string, isError bool) {
 	for _, l := range lines {
 		l = strings.TrimSpace(l)
 		if l == "" {
 			continue
 		}
 		if errorLine.MatchString(l) {
-			return l
+			return l, true
 		}
-		last = l
+		line = l
 	}
-	return last
+	return line, false
 }
 
 // watchLoopEnd arms the end of a crash loop: r, once ready, must stay up

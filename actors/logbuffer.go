@@ -35,9 +35,12 @@ type runLog struct {
 	counted  int  // lines of a throttled run counted, not kept (throttle.go)
 	marked   bool // the throttle's marker line is stored
 	previous bool // loaded from log_dir: a run of an earlier bpm session
-	// The first line among the run's first errorScanLines that reads like
-	// an error, kept apart from the ring, which may drop it (crashloop.go).
+	// Error lines of the run's stderr kept apart from the ring, which may
+	// drop them (crashloop.go): the first among its first errorScanLines
+	// stderr lines that reads like an error, and the last line that starts
+	// a crash report (a Go panic, a Rust panic, a fatal error).
 	firstError string
+	crashLine  string
 	scanned    int
 }
 
@@ -108,7 +111,7 @@ func (b *LogBuffer) Receive(ctx actor.Context) {
 	case TailRequest:
 		var reply TailReply
 		if r := b.find(m.Kind, m.ID); r != nil {
-			reply.Lines, reply.FirstError = r.ring.last(m.N), r.firstError
+			reply.Lines, reply.FirstError, reply.CrashLine = r.ring.last(m.N), r.firstError, r.crashLine
 		}
 		ctx.Respond(reply)
 	case SearchRequest:
@@ -222,7 +225,7 @@ func (b *LogBuffer) store(r *runLog, c LogChunk, data []byte) {
 			suffix = truncatedSuffix
 		}
 		r.ring.push(stream, at, line, suffix)
-		if r.scanned < errorScanLines && c.Kind == KindRun {
+		if stream == 1 && c.Kind == KindRun {
 			r.scanError(line)
 		}
 		out = append(append(append(append(out, prefix...), line...), suffix...), '\n')
@@ -248,14 +251,25 @@ func (b *LogBuffer) store(r *runLog, c LogChunk, data []byte) {
 
 var truncatedSuffix = []byte(truncatedMarker)
 
-// scanError records line as the run's first error line if it reads like one.
+// crashStarts begin the line that opens a crash report on stderr.
+var crashStarts = [][]byte{[]byte("panic: "), []byte("fatal error: "), []byte("thread '")}
+
+// scanError notes a stderr line of a run that starts a crash report, and
+// the first error-like line among the first errorScanLines; the prefix
+// checks cost a few ns, the regexp runs on at most errorScanLines lines.
 func (r *runLog) scanError(line []byte) {
-	r.scanned++
-	if r.firstError == "" && errorLine.Match(line) {
-		r.firstError = strings.TrimSpace(lineText(line))
+	for _, p := range crashStarts {
+		if bytes.HasPrefix(line, p) && (p[0] != 't' || bytes.Contains(line, []byte("panicked"))) {
+			r.crashLine = strings.TrimSpace(lineText(line))
+			break
+		}
 	}
-	if r.firstError != "" {
-		r.scanned = errorScanLines
+	if r.scanned >= errorScanLines {
+		return
+	}
+	r.scanned++
+	if errorLine.Match(line) {
+		r.firstError, r.scanned = strings.TrimSpace(lineText(line)), errorScanLines
 	}
 }
 

@@ -67,9 +67,11 @@ type TailRequest struct {
 // TailReply carries the lines TailRequest asked for.
 type TailReply struct {
 	Lines []string
-	// FirstError is the first of the run's first lines that reads like an
-	// error (a panic, "error", "fatal" …), even when the ring dropped it.
+	// FirstError is the first of the run's first stderr lines that reads
+	// like an error, and CrashLine the last stderr line that opens a crash
+	// report ("panic: …"), even when the ring dropped them.
 	FirstError string
+	CrashLine  string
 }
 
 // SearchRequest asks a logbuffer for lines of one run or build.

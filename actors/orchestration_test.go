@@ -396,8 +396,11 @@ func TestFirstErrorLineOutlivesTheRing(t *testing.T) {
 		t.Fatal(err)
 	}
 	tail := res.(TailReply)
-	if tail.FirstError != "panic: database connection refused" || len(tail.Lines) != 5 {
-		t.Errorf("tail: first error %q, %d lines; want the panic line and 5 lines", tail.FirstError, len(tail.Lines))
+	if tail.FirstError != "panic: database connection refused" || tail.CrashLine != tail.FirstError || len(tail.Lines) != 5 {
+		t.Errorf("tail: first error %q, crash line %q, %d lines; want the panic line twice and 5 lines", tail.FirstError, tail.CrashLine, len(tail.Lines))
+	}
+	if got := crashCause(tail, "exit code 2"); got != "panic: database connection refused" {
+		t.Errorf("crash cause %q, want the panic line", got)
 	}
 	if r := f.search(SearchRequest{Kind: KindRun, Index: -1, Pattern: "^panic"}); r.Matches != 0 {
 		t.Fatalf("the ring of 10 lines still holds the panic: the test proves nothing")
