@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -231,4 +232,33 @@ func TestStopDuringHandoffStopsBothRuns(t *testing.T) {
 			t.Errorf("a shutdown logged %s: %s", e.Kind, e.Message)
 		}
 	}
+}
+
+// The old run dies during a hand-off whose new run is then not ready in
+// time: nothing serves, and the crash wait that passed during the swap must
+// not leave the process down for good.
+func TestOldRunDyingDuringAFailedHandoffIsStillRestarted(t *testing.T) {
+	dir, _ := nodeSwapProject(t, "[process.app.ready]\nlog = \"^nodeapp started\"\ntimeout_seconds = 3\n")
+	// The dev crash wait ends while the new run is still warming up.
+	file := filepath.Join(dir, config.FileName)
+	doc, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.WriteFile(t, file, "dev_crash_wait_seconds = 0.5\n"+string(doc))
+	h := startHarness(t, dir, nil)
+	old := h.waitState("app", StateRunning, 30*time.Second)
+	testkit.WriteFile(t, filepath.Join(dir, "next.js"), "console.log('warming up forever'); setInterval(() => {}, 1000);\n")
+	replies := make(chan RestartReply, 1)
+	go func() { replies <- h.restart("app") }()
+	testkit.WaitFor(t, 20*time.Second, "the new run beside the old", func() bool { return newRunPID(h.proc("app")) != 0 })
+	if err := syscall.Kill(old.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-replies; r.Err == nil {
+		t.Fatalf("a hand-off to a run that never gets ready succeeded: %+v", r)
+	}
+	testkit.WaitFor(t, 20*time.Second, "a run started after the rollback", func() bool {
+		return hasInOrder(eventKinds(h.proc("app")), "rolled_back", "restart_scheduled", "started")
+	})
 }

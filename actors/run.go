@@ -199,11 +199,26 @@ func (p *Process) rolledBack(ctx actor.Context, r *run, err error) {
 	}
 	p.event("rolled_back", serving)
 	err = fmt.Errorf("%w; rolled back: %s", err, serving)
+	// The old run died during the hand-off: its crash wait may have come
+	// and gone while the swap ran, so nothing would start a run again.
+	defer p.retryIfNothingServes()
 	if r == nil {
 		p.swapDone(ctx, err)
 		return
 	}
 	p.failSwap(ctx, r, err)
+}
+
+// retryIfNothingServes arms the crash wait when no run serves, none is
+// being brought up and no restart is pending.
+func (p *Process) retryIfNothingServes() {
+	if p.cur != nil || p.phase != phaseIdle || p.held || p.stopping {
+		return
+	}
+	if !p.nextRestartAt.IsZero() && p.nextRestartAt.After(p.clock.Now()) {
+		return
+	}
+	p.scheduleRetry(0)
 }
 
 // failSwap ends a swap whose new run r failed: the callers get err followed
