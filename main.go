@@ -254,7 +254,7 @@ func serve(args []string) int {
 	go func() {
 		// A clean shutdown waits as long as the slowest stop may take; past
 		// that bpm kills what is left.
-		_, err := actors.Ask[actors.StopReply](system.Root, sup, actors.StopRequest{}, actors.ShutdownTimeout(cfg))
+		_, err := actors.Ask[actors.StopReply](system.Root, sup, actors.StopRequest{}, shutdownTimeout(system, sup, cfg))
 		done <- err
 	}()
 	select {
@@ -297,4 +297,15 @@ func waitForStop(system *actor.ActorSystem, sup *actor.PID, signals, hups <-chan
 			slog.Info("SIGHUP: config reloaded", "added", r.Added, "removed", r.Removed, "changed", r.Changed, "notes", r.Notes)
 		}
 	}
+}
+
+// shutdownTimeout is how long a clean shutdown may take, for the processes
+// the supervisor runs now (a reload may have changed them); cfg's when it
+// does not answer.
+func shutdownTimeout(system *actor.ActorSystem, sup *actor.PID, cfg *config.Config) time.Duration {
+	r, err := actors.Ask[actors.ShutdownTimeoutReply](system.Root, sup, actors.ShutdownTimeoutRequest{}, time.Second)
+	if err != nil {
+		return actors.ShutdownTimeout(cfg)
+	}
+	return r.Timeout
 }

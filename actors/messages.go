@@ -311,6 +311,13 @@ type ReloadReply struct {
 	Err   error
 }
 
+// ShutdownTimeoutRequest asks the supervisor how long a clean shutdown of
+// the processes it runs now (after any reload) may take.
+type ShutdownTimeoutRequest struct{}
+
+// ShutdownTimeoutReply answers ShutdownTimeoutRequest.
+type ShutdownTimeoutReply struct{ Timeout time.Duration }
+
 // KillRequest sends SIGKILL at once to every run and build group.
 type KillRequest struct{}
 

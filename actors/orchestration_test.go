@@ -428,3 +428,15 @@ func TestRestartAllRestartsEachDependantOnce(t *testing.T) {
 		return st.Restarts == app.Restarts+1 && st.State == StateRunning
 	})
 }
+
+// The shutdown bound follows the config as reloaded, not as bpm started.
+func TestShutdownTimeoutFollowsAReload(t *testing.T) {
+	base := "[process.a]\ntype = \"command\"\ncommand = [\"sleep\", \"1000\"]\n"
+	h := startHarness(t, testkit.NewProject(t, base), nil)
+	h.waitState("a", StateRunning, 20*time.Second)
+	h.reload(base + "\n[process.slow]\ntype = \"command\"\ncommand = [\"sleep\", \"1000\"]\nstop_timeout_seconds = 600\n")
+	r, err := Ask[ShutdownTimeoutReply](h.system.Root, h.sup, ShutdownTimeoutRequest{}, 5*time.Second)
+	if err != nil || r.Timeout < 600*time.Second {
+		t.Errorf("shutdown bound after the reload: %v (err %v), want at least 600s", r.Timeout, err)
+	}
+}

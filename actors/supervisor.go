@@ -190,6 +190,8 @@ func (s *Supervisor) Receive(ctx actor.Context) {
 				ctx.Send(caller, reply)
 			}
 		})
+	case ShutdownTimeoutRequest:
+		ctx.Respond(ShutdownTimeoutReply{Timeout: ShutdownTimeout(s.opts.Config)})
 	case StopRequest:
 		s.stopping = true
 		s.stopAll(ctx)
