@@ -92,15 +92,8 @@ type healthProbe struct {
 // unhealthy once and returns; a passing probe resets the count. Closing
 // cancel ends it, and kills an exec probe under way.
 func (h *healthProbe) watch(cancel <-chan struct{}, unhealthy func(error)) {
-	ctx, stop := context.WithCancel(context.Background())
+	ctx, stop := untilClosed(cancel)
 	defer stop()
-	go func() {
-		select {
-		case <-cancel:
-			stop()
-		case <-ctx.Done():
-		}
-	}()
 	h.client = h.dialer.Client()
 	tick := time.NewTicker(h.hc.Interval)
 	defer tick.Stop()

@@ -15,15 +15,8 @@ const probeInterval = 100 * time.Millisecond
 // passes, then calls ready once. Closing cancel ends it early. owner, when
 // not 0, is the pid of the run that must itself have accepted the probe.
 func probeReady(rc *config.Ready, owner int, cancel <-chan struct{}, ready func()) {
-	ctx, stop := context.WithCancel(context.Background())
+	ctx, stop := untilClosed(cancel)
 	defer stop()
-	go func() {
-		select {
-		case <-cancel:
-			stop()
-		case <-ctx.Done():
-		}
-	}()
 	p := osproc.NewReadyProbe(rc, owner)
 	tick := time.NewTicker(probeInterval)
 	defer tick.Stop()
@@ -38,4 +31,18 @@ func probeReady(rc *config.Ready, owner int, cancel <-chan struct{}, ready func(
 		case <-tick.C:
 		}
 	}
+}
+
+// untilClosed returns a context that ends when cancel is closed or stop is
+// called: the probes' goroutines end with their run's watchers.
+func untilClosed(cancel <-chan struct{}) (ctx context.Context, stop context.CancelFunc) {
+	ctx, stop = context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-cancel:
+			stop()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, stop
 }
