@@ -54,24 +54,13 @@ func (p *Process) holdStop(ctx actor.Context) {
 	p.held, p.wantStart = true, false
 	p.cancelRetry()
 	p.endCrashLoop("")
-	err := fmt.Errorf("restart %s: stopped by a stop request", p.proc.Name)
-	p.failWaiters(ctx, err)
-	for _, w := range p.pending {
-		p.reply(ctx, w, err)
-	}
-	p.pending = nil
-	if p.buildRunning {
-		ctx.Send(p.build, CancelBuildRequest{})
-	}
 	if p.phase == phaseSwapping {
 		p.phase = phaseIdle
 	}
 	if ctx.Sender() != nil {
 		p.holdWaiters = append(p.holdWaiters, ctx.Sender())
 	}
-	for _, r := range p.runs {
-		p.stopRun(ctx, r, "stopped by request")
-	}
+	p.endWork(ctx, fmt.Errorf("restart %s: stopped by a stop request", p.proc.Name), "stopped by request")
 	p.maybeHeld(ctx)
 }
 

@@ -335,9 +335,16 @@ func (p *Process) stop(ctx actor.Context, why string) {
 	if ctx.Sender() != nil {
 		p.stopWaiters = append(p.stopWaiters, ctx.Sender())
 	}
-	p.failWaiters(ctx, fmt.Errorf("restart %s: %s", p.proc.Name, why))
+	p.endWork(ctx, fmt.Errorf("restart %s: %s", p.proc.Name, why), why)
+	p.maybeStopped(ctx)
+}
+
+// endWork ends everything under way for a stop: restart callers, waiting
+// and pending, get err; a build is cancelled; every run is stopped (why).
+func (p *Process) endWork(ctx actor.Context, err error, why string) {
+	p.failWaiters(ctx, err)
 	for _, w := range p.pending {
-		p.reply(ctx, w, fmt.Errorf("restart %s: %s", p.proc.Name, why))
+		p.reply(ctx, w, err)
 	}
 	p.pending = nil
 	if p.buildRunning {
@@ -346,7 +353,6 @@ func (p *Process) stop(ctx actor.Context, why string) {
 	for _, r := range p.runs {
 		p.stopRun(ctx, r, why)
 	}
-	p.maybeStopped(ctx)
 }
 
 // maybeStopped answers the stop callers once no run or build is left.
