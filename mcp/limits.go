@@ -33,6 +33,23 @@ func NewServer(h http.Handler) *http.Server {
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
+		ConnState:         markIdle,
+	}
+}
+
+// markIdle records on a LimitListener's connection when it became idle (a
+// keep-alive between requests) or that it is busy again, so that a full
+// listener can close the connection idle longest for a new client.
+func markIdle(c net.Conn, state http.ConnState) {
+	lc, ok := c.(*limitConn)
+	if !ok {
+		return
+	}
+	switch state {
+	case http.StateIdle:
+		lc.idleSince.Store(time.Now().UnixNano())
+	case http.StateActive:
+		lc.idleSince.Store(0)
 	}
 }
 
@@ -52,18 +69,27 @@ func connCap(soft uint64) int {
 	return int(max(1, min(DefaultMaxConns, soft/2)))
 }
 
-// LimitListener returns l holding at most n connections open at once. A
-// connection past the cap is accepted and closed at once, so it neither waits
-// in the kernel's backlog nor holds a descriptor; its client sees the
-// connection closed (EOF or reset) and may retry.
+// LimitListener returns l holding at most n connections open at once. When
+// all n are open, a new connection takes the place of the keep-alive
+// connection idle longest (served by an http.Server from NewServer, which
+// marks them), since clients that keep connections they do not use must not
+// lock others out; with none idle, the new connection is accepted and closed
+// at once, so it neither waits in the kernel's backlog nor holds a
+// descriptor; its client sees the connection closed (EOF or reset) and may
+// retry.
 func LimitListener(l net.Listener, n int) net.Listener {
-	return &limitListener{Listener: l, slots: make(chan struct{}, max(1, n))}
+	n = max(1, n)
+	return &limitListener{Listener: l, slots: make(chan struct{}, n), gone: make(chan *limitConn, n)}
 }
 
 // limitListener counts open connections in a channel used as a semaphore.
+// Only Accept's goroutine touches open; closed connections reach it
+// through gone.
 type limitListener struct {
 	net.Listener
 	slots chan struct{}
+	open  map[*limitConn]bool
+	gone  chan *limitConn
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -72,9 +98,18 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
+		if l.open == nil {
+			l.open = map[*limitConn]bool{}
+		}
+		l.forgetClosed()
+		if len(l.slots) == cap(l.slots) {
+			l.closeIdlest()
+		}
 		select {
 		case l.slots <- struct{}{}:
-			return &limitConn{Conn: c, slots: l.slots}, nil
+			lc := &limitConn{Conn: c, slots: l.slots, gone: l.gone}
+			l.open[lc] = true
+			return lc, nil
 		default:
 			// Answering would mean reading the request first, holding the
 			// descriptor the cap is there to save.
@@ -83,16 +118,47 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	}
 }
 
-// limitConn gives its slot back when closed, once.
+// forgetClosed drops the connections closed since the last Accept.
+func (l *limitListener) forgetClosed() {
+	for {
+		select {
+		case c := <-l.gone:
+			delete(l.open, c)
+		default:
+			return
+		}
+	}
+}
+
+// closeIdlest closes the open connection idle longest, if any is idle,
+// freeing its slot.
+func (l *limitListener) closeIdlest() {
+	var idlest *limitConn
+	var since int64
+	for c := range l.open {
+		if t := c.idleSince.Load(); t != 0 && (idlest == nil || t < since) {
+			idlest, since = c, t
+		}
+	}
+	if idlest != nil {
+		idlest.Close()
+		l.forgetClosed()
+	}
+}
+
+// limitConn gives its slot back when closed, once, and tells its listener.
 type limitConn struct {
 	net.Conn
-	slots  chan struct{}
-	closed atomic.Bool
+	slots     chan struct{}
+	gone      chan *limitConn
+	closed    atomic.Bool
+	idleSince atomic.Int64 // unix ns it became an idle keep-alive; 0 while new or busy
 }
 
 func (c *limitConn) Close() error {
 	err := c.Conn.Close()
 	if c.closed.CompareAndSwap(false, true) {
+		c.gone <- c
 		<-c.slots
 	}
 	return err

@@ -243,3 +243,37 @@ command = ["sleep", "1000"]
 		t.Fatalf("a restart longer than the body timeout failed: %s", text(res))
 	}
 }
+
+// Clients that keep idle keep-alive connections cannot lock a new client
+// out: at the cap, the connection idle longest makes room.
+func TestIdleKeepAlivesMakeRoomAtTheCap(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	go srv.Serve(LimitListener(l, 2))
+	t.Cleanup(func() { srv.Close() })
+	url := "http://" + l.Addr().String() + "/"
+	get := func(c *http.Client) error {
+		resp, err := c.Get(url)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		_, err = io.ReadAll(resp.Body)
+		return err
+	}
+	// Two clients, each holding its keep-alive connection, idle.
+	for range 2 {
+		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
+		if err := get(c); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.CloseIdleConnections)
+	}
+	fresh := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	if err := get(fresh); err != nil {
+		t.Fatalf("a new client while two idle keep-alives hold the cap of 2: %v", err)
+	}
+}
