@@ -86,7 +86,7 @@ func (p *Process) startHeld(ctx actor.Context, caller *actor.PID) {
 		return
 	}
 	if p.held {
-		p.event("start_requested", "")
+		p.event("start_requested", "by start")
 		for _, w := range p.holdWaiters {
 			p.answer(ctx, w, StopProcessReply{Process: p.proc.Name, Err: fmt.Errorf("stop %s: a start came before its runs had stopped", p.proc.Name)})
 		}
