@@ -227,7 +227,7 @@ func (b *Builder) finish(ctx actor.Context, m buildExited) {
 	case m.info.Code != 0:
 		reply.Err = fmt.Errorf("build %s failed (%s)", b.proc.Name, m.info)
 		f := ctx.RequestFuture(b.logs, TailRequest{Kind: KindBuild, ID: m.id, N: buildTailLines}, askTimeout)
-		ctx.ReenterAfter(f, func(res any, _ error) {
+		reenterAfter(ctx, f, func(res any, _ error) {
 			if t, ok := res.(TailReply); ok {
 				reply.ErrorLines = errorLines(t.Lines)
 			}

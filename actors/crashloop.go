@@ -55,7 +55,7 @@ func (p *Process) noteCrash(ctx actor.Context, r *run) {
 	// notes it as lines arrive, so a long dump after it cannot push it
 	// out), else the likeliest of its last lines.
 	f := ctx.RequestFuture(p.logs, TailRequest{Kind: KindRun, ID: r.id, N: runTailLines}, askTimeout)
-	ctx.ReenterAfter(f, func(res any, _ error) {
+	reenterAfter(ctx, f, func(res any, _ error) {
 		if !p.loop.active {
 			return
 		}

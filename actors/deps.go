@@ -14,10 +14,14 @@ type depsState struct {
 	// inBatch counts the restarts of "all" under way that will still
 	// restart a process: it then needs no restart for its dependency.
 	inBatch map[string]int
+	// after lists, for a process a reload added, the removed processes
+	// (their process actors) that must stop before it runs.
+	after map[string][]*actor.PID
 }
 
 func newDepsState() depsState {
-	return depsState{sent: map[string]depsChanged{}, readyPIDs: map[string]int{}, inBatch: map[string]int{}}
+	return depsState{sent: map[string]depsChanged{}, readyPIDs: map[string]int{}, inBatch: map[string]int{},
+		after: map[string][]*actor.PID{}}
 }
 
 // batchAnswered says a process answered its part of a request for "all".
@@ -30,9 +34,10 @@ func isReady(st ProcessStatus) bool { return st.State == StateRunning }
 // updated records a process's new status; when its readiness changed, its
 // dependants learn whether they may start, and when it is ready again with
 // a new run, those with restart_with_dependencies restart.
-func (s *Supervisor) updated(ctx actor.Context, st ProcessStatus) {
-	if _, ok := s.procs[st.Name]; !ok {
-		return // removed by a reload; its last updates are stale
+func (s *Supervisor) updated(ctx actor.Context, m processUpdate) {
+	st := m.status
+	if refs, ok := s.procs[st.Name]; !ok || !refs.proc.Equal(m.from) {
+		return // removed by a reload (perhaps added again since): stale
 	}
 	old := s.statuses[st.Name]
 	s.statuses[st.Name] = st
@@ -65,12 +70,20 @@ func blocks(st ProcessStatus) bool {
 	return st.Held || st.State == StateBuildFailed || st.State == StateCrashLoop
 }
 
-// gate is whether name's dependencies are all ready, and which are not.
+// gate is whether name's dependencies are all ready, and which are not;
+// a process a reload added also waits for the removals it came after
+// ("old to stop").
 func (s *Supervisor) gate(name string) depsChanged {
 	g := depsChanged{ready: true}
 	p := s.opts.Config.Process(name)
 	if p == nil {
 		return g
+	}
+	for _, r := range s.removals {
+		if slices.ContainsFunc(s.deps.after[name], r.refs.proc.Equal) {
+			g.ready = false
+			g.missing = append(g.missing, r.name+" to stop")
+		}
 	}
 	for _, d := range p.DependsOn {
 		st := s.statuses[d]

@@ -115,6 +115,7 @@ func (p *Process) startHeld(ctx actor.Context, caller *actor.PID) {
 // depsReadyNow records the dependencies' readiness and, when they all are
 // ready, starts the run that was waiting for them.
 func (p *Process) depsReadyNow(ctx actor.Context, m depsChanged) {
+	waited := p.waitingFor
 	p.depsReady, p.waitingFor, p.blockedBy = m.ready, m.missing, m.blocked
 	if !m.ready {
 		if p.wantStart {
@@ -129,7 +130,7 @@ func (p *Process) depsReadyNow(ctx actor.Context, m depsChanged) {
 	if p.held || p.stopping {
 		return
 	}
-	p.event("dependencies_ready", strings.Join(p.proc.DependsOn, ", "))
+	p.event("dependencies_ready", strings.Join(waited, ", "))
 	if p.phase == phaseSwapping {
 		p.swapIn(ctx)
 		return

@@ -75,7 +75,7 @@ func NewLogBuffer(name string, lines, runs int, stdout, stderr io.Writer) *LogBu
 // LogBufferProps returns props that spawn a NewLogBuffer with these arguments;
 // a restarted actor starts with empty history.
 func LogBufferProps(name string, lines, runs int, stdout, stderr io.Writer) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor {
+	return props(func() actor.Actor {
 		return NewLogBuffer(name, lines, runs, stdout, stderr)
 	})
 }

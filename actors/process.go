@@ -115,7 +115,10 @@ type ReleaseRebuildRequest struct{}
 // processUpdate is a process actor's status, sent to its parent (the
 // supervisor) after every message that may have changed it, so that
 // get_status is answered from the supervisor's copy without asking anyone.
-type processUpdate struct{ status ProcessStatus }
+type processUpdate struct {
+	status ProcessStatus
+	from   *actor.PID // the process actor: one removed and added again under its name is not confused with its successor
+}
 
 // Receive is the process actor's message loop.
 func (p *Process) Receive(ctx actor.Context) {
@@ -368,7 +371,7 @@ func (p *Process) answer(ctx actor.Context, to *actor.PID, msg any) {
 // publish sends the status to the parent.
 func (p *Process) publish(ctx actor.Context) {
 	if parent := ctx.Parent(); parent != nil {
-		ctx.Send(parent, processUpdate{status: p.status()})
+		ctx.Send(parent, processUpdate{status: p.status(), from: ctx.Self()})
 	}
 }
 

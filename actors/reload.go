@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"reflect"
-	"time"
+	"slices"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -13,21 +13,81 @@ import (
 	"bpm/config"
 )
 
-// reload reads the config file again and applies it, or changes nothing
-// and answers why (the file's error, or a `listen` that cannot be bound).
+// reload reads the config file again, outside the actor (a slow or huge
+// file must not hold get_status and stop back), then applies it. Reloads
+// asked while a read is under way share the next read, which begins after
+// their call, as restarts share a build.
 func (s *Supervisor) reload(ctx actor.Context) {
 	if s.stopping {
 		ctx.Respond(ReloadReply{Err: fmt.Errorf("bpm is shutting down; nothing was changed")})
 		return
 	}
-	old := s.opts.Config
-	next, err := config.Load(old.Dir)
+	s.reloads.next = append(s.reloads.next, ctx.Sender())
+	if !s.reloads.reading {
+		s.readConfig(ctx)
+	}
+}
+
+// reloadState is the supervisor's part of reloads under way.
+type reloadState struct {
+	reading bool
+	waiting []*actor.PID // callers of the read under way
+	next    []*actor.PID // callers that asked during it: the next read
+}
+
+// configRead is the config file as read for a reload.
+type configRead struct {
+	cfg *config.Config
+	err error
+}
+
+// readConfig reads the config file in a goroutine for the callers waiting
+// for the next read; the result comes back as a configRead.
+func (s *Supervisor) readConfig(ctx actor.Context) {
+	s.reloads.reading, s.reloads.waiting, s.reloads.next = true, s.reloads.next, nil
+	root, self, dir := ctx.ActorSystem().Root, ctx.Self(), s.opts.Config.Dir
+	go func() {
+		cfg, err := config.Load(dir)
+		root.Send(self, configRead{cfg: cfg, err: err})
+	}()
+}
+
+// configReadDone applies what was read and answers its callers; callers
+// that asked meanwhile get a read of their own.
+func (s *Supervisor) configReadDone(ctx actor.Context, m configRead) {
+	reply := s.apply(ctx, m)
+	for _, caller := range s.reloads.waiting {
+		if caller != nil {
+			ctx.Send(caller, reply)
+		}
+	}
+	s.reloads.reading, s.reloads.waiting = false, nil
+	if len(s.reloads.next) > 0 {
+		if s.stopping {
+			for _, caller := range s.reloads.next {
+				if caller != nil {
+					ctx.Send(caller, ReloadReply{Err: fmt.Errorf("bpm is shutting down; nothing was changed")})
+				}
+			}
+			s.reloads.next = nil
+			return
+		}
+		s.readConfig(ctx)
+	}
+}
+
+// apply makes the config read the one bpm runs, or changes nothing and
+// says why (the file's error, or a `listen` that cannot be bound).
+func (s *Supervisor) apply(ctx actor.Context, m configRead) ReloadReply {
+	if s.stopping {
+		return ReloadReply{Err: fmt.Errorf("bpm is shutting down; nothing was changed")}
+	}
+	old, next, err := s.opts.Config, m.cfg, m.err
 	if err == nil {
 		err = unappliableLimits(s.opts.Cgroups, next)
 	}
 	if err != nil {
-		ctx.Respond(ReloadReply{Err: err})
-		return
+		return ReloadReply{Err: err}
 	}
 	var reply ReloadReply
 	reply.Notes = keepUntilRestart(old, next)
@@ -38,13 +98,16 @@ func (s *Supervisor) reload(ctx actor.Context) {
 	}
 	sockets, handedOn, err := s.rebind(old, next, reply.Removed)
 	if err != nil {
-		ctx.Respond(ReloadReply{Err: err})
-		return
+		return ReloadReply{Err: err}
 	}
 	s.opts.Config = next
-	var removals []*actor.Future
 	for _, name := range reply.Removed {
-		removals = append(removals, s.remove(ctx, name, handedOn))
+		s.remove(ctx, old.Process(name), handedOn)
+	}
+	// An added process runs once every removal under way has ended.
+	var removing []*actor.PID
+	for _, r := range s.removals {
+		removing = append(removing, r.refs.proc)
 	}
 	for _, p := range next.Processes {
 		before := old.Process(p.Name)
@@ -52,6 +115,10 @@ func (s *Supervisor) reload(ctx actor.Context) {
 		case before == nil:
 			reply.Added = append(reply.Added, p.Name)
 			s.sockets[p.Name] = sockets[p.Name]
+			if len(removing) > 0 {
+				s.deps.after[p.Name] = slices.Clone(removing)
+			}
+			s.spawnProcess(ctx, next, p)
 		case sameProcess(before, p):
 			reply.Unchanged = append(reply.Unchanged, p.Name)
 			s.reconfigure(ctx, next, p, false, s.sockets[p.Name], false)
@@ -66,48 +133,10 @@ func (s *Supervisor) reload(ctx actor.Context) {
 			s.reconfigure(ctx, next, p, true, s.sockets[p.Name], old != nil && handedOn[old])
 		}
 	}
-	s.spawnAdded(ctx, reply.Added, removals)
 	s.sendGates(ctx)
 	s.shareLogDir(ctx, next)
 	slog.Info("config reloaded", "added", reply.Added, "removed", reply.Removed, "changed", reply.Changed)
-	ctx.Respond(reply)
-}
-
-// spawnAdded starts the added processes once the removed ones have stopped:
-// a process renamed in the file must not start while its old self still
-// holds its port.
-func (s *Supervisor) spawnAdded(ctx actor.Context, names []string, removals []*actor.Future) {
-	if len(names) == 0 {
-		return
-	}
-	if len(removals) == 0 {
-		s.startAdded(ctx, addedReady{names: names})
-		return
-	}
-	root, self := ctx.ActorSystem().Root, ctx.Self()
-	go func() {
-		for _, f := range removals {
-			_, _ = f.Result()
-		}
-		root.Send(self, addedReady{names: names})
-	}()
-}
-
-// addedReady says the processes a reload added may start now.
-type addedReady struct{ names []string }
-
-// startAdded spawns the added processes still in the config and not yet
-// running (a later reload may have changed that meanwhile).
-func (s *Supervisor) startAdded(ctx actor.Context, m addedReady) {
-	cfg := s.opts.Config
-	for _, name := range m.names {
-		p := cfg.Process(name)
-		if _, spawned := s.procs[name]; p == nil || spawned || s.stopping {
-			continue
-		}
-		s.spawnProcess(ctx, cfg, p)
-	}
-	s.sendGates(ctx)
+	return reply
 }
 
 // reconfigure hands a process and its builder their table from next.
@@ -160,18 +189,22 @@ func (s *Supervisor) rebind(old, next *config.Config, removed []string) (bound m
 	return bound, handedOn, nil
 }
 
-// remove stops a process that left the config for good, then its actors
-// and its socket (unless another process took it over). It is unknown to
-// every request from now on. The future answers once it has stopped.
-func (s *Supervisor) remove(ctx actor.Context, name string, handedOn map[*os.File]bool) *actor.Future {
+// remove stops p, which left the config, for good, then its actors and its
+// socket (unless another process took it over). It is unknown to every
+// request from now on; until it has stopped it is among s.removals, which
+// processes added meanwhile wait for, and which shutdown waits for too.
+func (s *Supervisor) remove(ctx actor.Context, p *config.Process, handedOn map[*os.File]bool) {
+	name := p.Name
 	refs, socket := s.procs[name], s.sockets[name]
 	delete(s.procs, name)
 	delete(s.statuses, name)
 	delete(s.sockets, name)
 	delete(s.deps.sent, name)
 	delete(s.deps.readyPIDs, name)
-	f := ctx.RequestFuture(refs.proc, StopRequest{Why: "removed from the config"}, stopMargin+time.Minute)
-	ctx.ReenterAfter(f, func(any, error) {
+	delete(s.deps.after, name)
+	f := ctx.RequestFuture(refs.proc, StopRequest{Why: "removed from the config"}, stopWithin(p))
+	s.removals = append(s.removals, removal{name: name, refs: refs, stopTimeout: p.StopTimeout, done: f})
+	reenterAfter(ctx, f, func(any, error) {
 		ctx.Stop(refs.proc)
 		ctx.Stop(refs.builder)
 		// The logbuffer goes last, after the last lines reached it.
@@ -179,8 +212,22 @@ func (s *Supervisor) remove(ctx actor.Context, name string, handedOn map[*os.Fil
 		if socket != nil && !handedOn[socket] {
 			socket.Close()
 		}
+		s.removed(ctx, refs.proc)
 	})
-	return f
+}
+
+// removed forgets a removal that has ended; the processes that waited for
+// it start if nothing else holds them.
+func (s *Supervisor) removed(ctx actor.Context, proc *actor.PID) {
+	s.removals = slices.DeleteFunc(s.removals, func(r removal) bool { return r.refs.proc.Equal(proc) })
+	for name, after := range s.deps.after {
+		if after = slices.DeleteFunc(after, proc.Equal); len(after) == 0 {
+			delete(s.deps.after, name)
+		} else {
+			s.deps.after[name] = after
+		}
+	}
+	s.sendGates(ctx)
 }
 
 // sameProcess reports whether two tables of one process would run it the

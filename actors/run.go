@@ -233,7 +233,7 @@ func (p *Process) failSwap(ctx actor.Context, r *run, err error) {
 	p.phase = phaseIdle
 	p.nextBatch(ctx)
 	f := ctx.RequestFuture(p.logs, TailRequest{Kind: KindRun, ID: r.id, N: runTailLines}, askTimeout)
-	ctx.ReenterAfter(f, func(res any, _ error) {
+	reenterAfter(ctx, f, func(res any, _ error) {
 		t, _ := res.(TailReply)
 		full := fmt.Errorf("%w; last lines:\n%s", err, strings.Join(t.Lines, "\n"))
 		for _, w := range waiters {

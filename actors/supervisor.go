@@ -51,10 +51,25 @@ type Supervisor struct {
 	mode     config.Mode // bpm's mode, as last broadcast
 	deps     depsState
 	stopping bool // shutting down: no reload
+	// removals are the processes reloads removed that are still stopping.
+	// Every name in the config has its actors from the moment it is added;
+	// an added process just does not start a run before the removals in
+	// progress when it was added have ended (a rename must not find its
+	// port taken by its old self).
+	removals []removal
+	reloads  reloadState
 }
 
 type procRefs struct {
 	proc, builder, logs *actor.PID
+}
+
+// removal is a process a reload removed, still stopping.
+type removal struct {
+	name        string
+	refs        procRefs
+	stopTimeout time.Duration
+	done        *actor.Future // answers once it has stopped
 }
 
 // NewSupervisor returns the root actor for opts.
@@ -108,12 +123,14 @@ func Start(system *actor.ActorSystem, opts Options) (*actor.PID, error) {
 			return nil, err
 		}
 	}
-	props := actor.PropsFromProducer(func() actor.Actor {
+	// The supervisor's children, and the supervisor under its guardian, are
+	// resumed after a panic that escaped the panic log (a continuation).
+	sup := props(func() actor.Actor {
 		s := NewSupervisor(opts)
 		s.sockets, s.guard = sockets, guard
 		return s
-	}, actor.WithSupervisor(resumeStrategy))
-	pid, err := system.Root.SpawnNamed(props, "bpm")
+	}, actor.WithSupervisor(resumeStrategy), actor.WithGuardian(resumeStrategy))
+	pid, err := system.Root.SpawnNamed(sup, "bpm")
 	if err != nil {
 		closeAll()
 		guard.Close()
@@ -121,11 +138,14 @@ func Start(system *actor.ActorSystem, opts Options) (*actor.PID, error) {
 	return pid, err
 }
 
-// resumeStrategy keeps an actor that panicked, with its state, and goes on
+// resumeStrategy keeps an actor that failed, with its state, and goes on
 // with its next message. Restarting it (protoactor's default) would start a
-// process actor afresh, forgetting the runs it supervises.
+// process actor afresh, forgetting the runs it supervises, and the
+// supervisor afresh, spawning every process a second time. Panics are
+// caught and logged with their stack before they get here (props); this is
+// the last line behind that.
 var resumeStrategy = actor.NewOneForOneStrategy(1000, time.Minute, func(reason any) actor.Directive {
-	slog.Error("an actor failed on a message; it keeps its state and goes on", "reason", fmt.Sprint(reason))
+	slog.Error("bpm bug: an actor failed on a message; it keeps its state and goes on", "reason", fmt.Sprint(reason))
 	return actor.ResumeDirective
 })
 
@@ -150,6 +170,8 @@ func (s *Supervisor) Receive(ctx actor.Context) {
 		s.forward(ctx, m.Process, m, func(err error) any { return RestartReply{Process: m.Process, Err: err} })
 	case ReloadRequest:
 		s.reload(ctx)
+	case configRead:
+		s.configReadDone(ctx, m)
 	case releaseSwitch:
 		slog.Info("no tool call for a while: switching to release mode", "after", s.opts.Config.DevTimeout)
 		s.mode = config.Release
@@ -166,20 +188,18 @@ func (s *Supervisor) Receive(ctx actor.Context) {
 			return
 		}
 		ctx.RequestWithCustomSender(refs.logs, m.SearchRequest, ctx.Sender())
-	case addedReady:
-		s.startAdded(ctx, m)
 	case batchAnswered:
 		if s.deps.inBatch[m.name]--; s.deps.inBatch[m.name] <= 0 {
 			delete(s.deps.inBatch, m.name)
 		}
 	case processUpdate:
-		s.updated(ctx, m.status)
+		s.updated(ctx, m)
 	case StatusRequest:
 		// The mode clock is asked, after any activity sent to it before;
 		// the processes' part is the supervisor's own copy.
 		caller := ctx.Sender()
 		f := ctx.RequestFuture(s.modeclock, ModeRequest{}, askTimeout)
-		ctx.ReenterAfter(f, func(res any, err error) {
+		reenterAfter(ctx, f, func(res any, err error) {
 			reply := s.status()
 			if mode, ok := res.(ModeReply); ok {
 				reply.Mode, reply.ModeSince, reply.ReleaseSwitchAt = mode.Mode, mode.Since, mode.ReleaseSwitchAt
@@ -191,18 +211,21 @@ func (s *Supervisor) Receive(ctx actor.Context) {
 			}
 		})
 	case ShutdownTimeoutRequest:
-		ctx.Respond(ShutdownTimeoutReply{Timeout: ShutdownTimeout(s.opts.Config)})
+		ctx.Respond(ShutdownTimeoutReply{Timeout: s.shutdownTimeout()})
 	case StopRequest:
 		s.stopping = true
 		s.stopAll(ctx)
 	case KillRequest:
 		s.broadcast(ctx, m)
+		for _, r := range s.removals {
+			ctx.Send(r.refs.proc, m)
+		}
 	}
 }
 
 func (s *Supervisor) spawnAll(ctx actor.Context) {
 	cfg := s.opts.Config
-	s.modeclock = ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
+	s.modeclock = ctx.Spawn(props(func() actor.Actor {
 		return NewModeClock(cfg.DevTimeout, s.opts.Clock)
 	}))
 	for _, p := range cfg.Processes {
@@ -215,21 +238,26 @@ func (s *Supervisor) spawnAll(ctx actor.Context) {
 // for its first build and run, in bpm's mode.
 func (s *Supervisor) spawnProcess(ctx actor.Context, cfg *config.Config, p *config.Process) {
 	share := logDirBudget(cfg)
-	logs := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
+	logs := ctx.Spawn(props(func() actor.Actor {
 		b := NewLogBuffer(p.Name, cfg.LogLines, cfg.LogRuns, newPassthrough(s.opts.Stdout), newPassthrough(s.opts.Stderr))
 		b.bytes, b.files = cfg.LogBytes, newLogFiles(cfg, p.Name, share)
 		return b
 	}))
-	builder := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
+	builder := ctx.Spawn(props(func() actor.Actor {
 		b := NewBuilder(cfg, p, logs)
 		b.guard = s.guard
 		return b
 	}))
 	socket := s.sockets[p.Name]
-	proc := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor {
+	// The process knows its gate before its first message, so that its
+	// first start already waits for what it must.
+	gate := s.gate(p.Name)
+	s.deps.sent[p.Name] = gate
+	proc := ctx.Spawn(props(func() actor.Actor {
 		proc := NewProcess(cfg, p, s.opts.Clock, builder, logs)
 		proc.guard, proc.socket, proc.launcher = s.guard, socket, s.opts.Launcher
 		proc.cgroups = s.opts.Cgroups
+		proc.depsReady, proc.waitingFor = gate.ready, gate.missing
 		return proc
 	}))
 	s.procs[p.Name] = procRefs{proc: proc, builder: builder, logs: logs}
@@ -290,7 +318,9 @@ func (s *Supervisor) lookup(name string) (procRefs, error) {
 // broadcast sends msg to every process actor, in configuration order.
 func (s *Supervisor) broadcast(ctx actor.Context, msg any) {
 	for _, name := range s.opts.Config.Names() {
-		ctx.Send(s.procs[name].proc, msg)
+		if refs, ok := s.procs[name]; ok {
+			ctx.Send(refs.proc, msg)
+		}
 	}
 }
 
@@ -335,18 +365,38 @@ func ShutdownTimeout(cfg *config.Config) time.Duration {
 	return longest + stopMargin + 2*flushTimeout + 5*time.Second
 }
 
+// shutdownTimeout is ShutdownTimeout of the processes configured now, or
+// longer while a process a reload removed takes longer to stop.
+func (s *Supervisor) shutdownTimeout() time.Duration {
+	d := ShutdownTimeout(s.opts.Config)
+	for _, r := range s.removals {
+		d = max(d, r.stopTimeout+stopMargin+2*flushTimeout+5*time.Second)
+	}
+	return d
+}
+
 // stopAll stops every process for good, dependants before their
-// dependencies, and replies when all have stopped.
+// dependencies, and replies when all have stopped, those that reloads
+// removed included.
 func (s *Supervisor) stopAll(ctx actor.Context) {
 	root, caller, guard := ctx.ActorSystem().Root, ctx.Sender(), s.guard
 	var logs []*actor.PID
 	for _, name := range s.opts.Config.Names() {
 		logs = append(logs, s.procs[name].logs)
 	}
+	var removals []removal
+	for _, r := range s.removals {
+		removals = append(removals, r) // its logbuffer flushes as it stops
+	}
 	s.stopOrdered(ctx, func(string) any { return StopRequest{} }, stopWithin, func(results []stopResult) {
 		for _, r := range results {
 			if r.err != nil {
 				slog.Warn("stopping a process", "process", r.name, "err", r.err)
+			}
+		}
+		for _, r := range removals {
+			if _, err := r.done.Result(); err != nil {
+				slog.Warn("stopping a removed process", "process", r.name, "err", err)
 			}
 		}
 		// Every process has stopped for good; the guard kills what a

@@ -117,8 +117,8 @@ func processNotes(b *strings.Builder, p api.ProcessStatus) {
 		b.WriteString("  stopped by request: it stays down until start or restart\n")
 	}
 	if len(p.WaitingFor) > 0 {
-		if p.State == actors.StateWaiting {
-			fmt.Fprintf(b, "  waiting for %s to be ready\n", strings.Join(p.WaitingFor, ", "))
+		if p.State == actors.StateWaiting || p.PID == 0 {
+			fmt.Fprintf(b, "  waiting for %s\n", strings.Join(p.WaitingFor, ", "))
 		} else {
 			fmt.Fprintf(b, "  dependency %s not ready (this run keeps going; a new one waits for it)\n", strings.Join(p.WaitingFor, ", "))
 		}
