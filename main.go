@@ -279,22 +279,15 @@ func serve(args []string) int {
 }
 
 // waitForStop reloads the config on every SIGHUP until SIGINT or SIGTERM
-// comes, and returns that signal.
+// comes, and returns that signal. A reload is asked for in a goroutine, so
+// a SIGTERM is handled at once even while a reload is under way.
 func waitForStop(system *actor.ActorSystem, sup *actor.PID, signals, hups <-chan os.Signal) os.Signal {
 	for {
 		select {
 		case sig := <-signals:
 			return sig
 		case <-hups:
-			r, err := actors.Ask[actors.ReloadReply](system.Root, sup, actors.ReloadRequest{}, 30*time.Second)
-			if err == nil {
-				err = r.Err
-			}
-			if err != nil {
-				slog.Error("SIGHUP: config not reloaded; everything keeps running", "err", err)
-				continue
-			}
-			slog.Info("SIGHUP: config reloaded", "added", r.Added, "removed", r.Removed, "changed", r.Changed, "notes", r.Notes)
+			go reloadOnHUP(system, sup)
 		}
 	}
 }
@@ -308,4 +301,17 @@ func shutdownTimeout(system *actor.ActorSystem, sup *actor.PID, cfg *config.Conf
 		return actors.ShutdownTimeout(cfg)
 	}
 	return r.Timeout
+}
+
+// reloadOnHUP asks the supervisor to reload and logs what it did.
+func reloadOnHUP(system *actor.ActorSystem, sup *actor.PID) {
+	r, err := actors.Ask[actors.ReloadReply](system.Root, sup, actors.ReloadRequest{}, 30*time.Second)
+	if err == nil {
+		err = r.Err
+	}
+	if err != nil {
+		slog.Error("SIGHUP: config not reloaded; everything keeps running", "err", err)
+		return
+	}
+	slog.Info("SIGHUP: config reloaded", "added", r.Added, "removed", r.Removed, "changed", r.Changed, "notes", r.Notes)
 }

@@ -105,7 +105,7 @@ func (c *Config) SetMCPPort(port int) error {
 // keyLines indexes the file again, for the lines of errors found after Load;
 // nil (every line 0) when the file cannot be read any more.
 func (c *Config) keyLines() *keyIndex {
-	doc, err := os.ReadFile(c.File)
+	doc, err := readFile(c.File)
 	if err != nil {
 		return nil
 	}

@@ -5,6 +5,7 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -198,7 +199,11 @@ func Load(dir string) (*Config, error) {
 		return nil, &Error{File: filepath.Join(dir, FileName), Msg: err.Error(), Err: err}
 	}
 	file := filepath.Join(abs, FileName)
-	doc, err := os.ReadFile(file)
+	doc, err := readFile(file)
+	var fe *fileError
+	if errors.As(err, &fe) {
+		return nil, &Error{File: file, Msg: fe.msg, Err: err}
+	}
 	if err != nil {
 		return nil, &Error{File: file, Err: err,
 			Msg: fmt.Sprintf("cannot read: %v; create it with at least one [process.NAME] table (see docs/configuration.md)", err)}

@@ -14,6 +14,7 @@ import (
 type keyIndex struct {
 	entries []keyEntry     // in document order
 	first   map[string]int // joined path -> line of first appearance
+	newline []int          // offsets of the document's newlines, for lineOf
 }
 
 type keyEntry struct {
@@ -32,6 +33,11 @@ type valueInfo struct {
 // keys of inline tables, and the implicit tables that dotted keys create.
 func scanKeys(doc []byte) (*keyIndex, error) {
 	x := &keyIndex{first: map[string]int{}}
+	for i, b := range doc {
+		if b == '\n' {
+			x.newline = append(x.newline, i)
+		}
+	}
 	var p unstable.Parser
 	p.Reset(doc)
 	var table []string
@@ -40,24 +46,24 @@ func scanKeys(doc []byte) (*keyIndex, error) {
 		switch e.Kind {
 		case unstable.Table, unstable.ArrayTable:
 			table = keyParts(e.Key())
-			x.add(table, lineOf(&p, e.Child()), valueInfo{kind: e.Kind})
+			x.add(table, x.lineOf(e.Child()), valueInfo{kind: e.Kind})
 		case unstable.KeyValue:
-			x.addKeyValue(&p, table, e)
+			x.addKeyValue(table, e)
 		}
 	}
 	return x, p.Error()
 }
 
-func (x *keyIndex) addKeyValue(p *unstable.Parser, prefix []string, kv *unstable.Node) {
+func (x *keyIndex) addKeyValue(prefix []string, kv *unstable.Node) {
 	path := slices.Concat(prefix, keyParts(kv.Key()))
 	it := kv.Key()
 	it.Next()
 	v := kv.Value()
-	x.add(path, lineOf(p, it.Node()), shape(v))
+	x.add(path, x.lineOf(it.Node()), shape(v))
 	if v.Kind == unstable.InlineTable {
 		children := v.Children()
 		for children.Next() {
-			x.addKeyValue(p, path, children.Node())
+			x.addKeyValue(path, children.Node())
 		}
 	}
 }
@@ -141,8 +147,10 @@ func keyParts(it unstable.Iterator) []string {
 	return parts
 }
 
-func lineOf(p *unstable.Parser, n *unstable.Node) int {
-	return p.Shape(n.Raw).Start.Line
+// lineOf is the line (from 1) where n begins: one more than the newlines before it.
+func (x *keyIndex) lineOf(n *unstable.Node) int {
+	line, _ := slices.BinarySearch(x.newline, int(n.Raw.Offset))
+	return line + 1
 }
 
 // shape describes a value node; for containers it notes the first non-string element.
