@@ -60,14 +60,14 @@ func props(produce actor.Producer, opts ...actor.PropsOption) *actor.Props {
 
 func logPanics(next actor.ReceiverFunc) actor.ReceiverFunc {
 	return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
-		defer recoverPanic(c.Self(), env.Message)
+		defer recoverPanic(c.Self(), fmt.Sprintf("%T", env.Message))
 		next(c, env)
 	}
 }
 
 // recoverPanic, deferred, turns a panic into an error log with its stack
 // (the stack is still the panicking one while deferred calls run).
-func recoverPanic(self *actor.PID, msg any) {
+func recoverPanic(self *actor.PID, msg string) {
 	r := recover()
 	if r == nil {
 		return
@@ -77,7 +77,7 @@ func recoverPanic(self *actor.PID, msg any) {
 		id = self.Id
 	}
 	slog.Error("bpm bug: an actor panicked on a message; it keeps its state and goes on with the next one (please report this with the stack)",
-		"actor", id, "message", fmt.Sprintf("%T", msg), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		"actor", id, "message", msg, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 }
 
 // reenterAfter is ctx.ReenterAfter with cont guarded as Receive is: a
