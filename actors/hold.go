@@ -77,6 +77,20 @@ func (p *Process) maybeHeld(ctx actor.Context) {
 	p.holdWaiters = nil
 }
 
+// unhold ends a stop request's hold for a start or restart (by); stop
+// callers still waiting for the runs to end are answered that it came first.
+func (p *Process) unhold(ctx actor.Context, by string) {
+	if !p.held {
+		return
+	}
+	p.held = false
+	p.event("start_requested", "by "+by)
+	for _, w := range p.holdWaiters {
+		p.answer(ctx, w, StopProcessReply{Process: p.proc.Name, Err: fmt.Errorf("stop %s: a %s came before its runs had stopped", p.proc.Name, by)})
+	}
+	p.holdWaiters = nil
+}
+
 // startHeld starts the process again after a stop, or after a crash whose
 // restart has not come yet; the caller gets a RestartReply once the run is
 // ready. A process that runs or is being brought up already is left alone.
@@ -85,14 +99,7 @@ func (p *Process) startHeld(ctx actor.Context, caller *actor.PID) {
 		p.reply(ctx, caller, fmt.Errorf("start %s: bpm is shutting down", p.proc.Name))
 		return
 	}
-	if p.held {
-		p.event("start_requested", "by start")
-		for _, w := range p.holdWaiters {
-			p.answer(ctx, w, StopProcessReply{Process: p.proc.Name, Err: fmt.Errorf("stop %s: a start came before its runs had stopped", p.proc.Name)})
-		}
-		p.holdWaiters = nil
-	}
-	p.held = false
+	p.unhold(ctx, "start")
 	switch {
 	case p.phase != phaseIdle:
 		// A build or swap is under way: its result is the caller's.

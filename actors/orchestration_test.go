@@ -440,3 +440,37 @@ func TestShutdownTimeoutFollowsAReload(t *testing.T) {
 		t.Errorf("shutdown bound after the reload: %v (err %v), want at least 600s", r.Timeout, err)
 	}
 }
+
+// A stop that waits for a run which ignores SIGTERM is answered when a
+// restart or a start comes first: it says so, and the caller is not left
+// waiting for ever (a restart used to drop it).
+func TestStopCallerIsAnsweredWhenARestartOrStartComesFirst(t *testing.T) {
+	dir := testkit.NewProject(t, `
+[process.app]
+type = "command"
+stop_timeout_seconds = 3
+command = ["sh", "-c", "trap '' TERM; echo up; exec sleep 1000"]
+`)
+	h := startHarness(t, dir, nil)
+	for _, next := range []any{RestartRequest{Process: "app"}, StartProcessRequest{Process: "app"}} {
+		h.waitState("app", StateRunning, 30*time.Second)
+		stopped := make(chan StopProcessReply, 1)
+		go func() {
+			r, err := Ask[StopProcessReply](h.system.Root, h.sup, StopProcessRequest{Process: "app"}, 30*time.Second)
+			if err != nil {
+				r.Err = err
+			}
+			stopped <- r
+		}()
+		testkit.WaitFor(t, 10*time.Second, "the stop under way", func() bool { return h.proc("app").Held })
+		by := strings.TrimSuffix(strings.ToLower(fmt.Sprintf("%T", next)[len("actors."):]), "processrequest")
+		by = strings.TrimSuffix(by, "request")
+		if _, err := Ask[RestartReply](h.system.Root, h.sup, next, 30*time.Second); err != nil {
+			t.Fatalf("%s: %v", by, err)
+		}
+		r := <-stopped
+		if r.Err == nil || !strings.Contains(r.Err.Error(), "a "+by+" came before its runs had stopped") {
+			t.Errorf("stop, then %s: the stop's answer is %v", by, r.Err)
+		}
+	}
+}

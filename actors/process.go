@@ -134,10 +134,7 @@ func (p *Process) Receive(ctx actor.Context) {
 		p.mode = m.Mode
 		p.request(ctx, m.Mode, nil)
 	case RestartRequest:
-		if p.held {
-			p.held = false
-			p.event("start_requested", "by restart")
-		}
+		p.unhold(ctx, "restart")
 		p.request(ctx, m.Mode, ctx.Sender())
 	case ReleaseRebuildRequest:
 		p.releaseRebuild(ctx)
