@@ -10,7 +10,7 @@ import (
 
 // ErrProjectMissing is what MkdirUnder returns when the project directory
 // is gone (moved or deleted while bpm runs).
-var ErrProjectMissing = errors.New("the project directory is missing (moved or deleted?)")
+var ErrProjectMissing = errors.New("project directory is missing")
 
 // MkdirUnder creates dir and its missing parents like os.MkdirAll, except
 // that below the project directory it never creates the project itself or
@@ -23,7 +23,7 @@ func MkdirUnder(project, dir string) error {
 		return os.MkdirAll(dir, 0o755)
 	}
 	if !isDir(project) {
-		return fmt.Errorf("not creating %s: %s %w", dir, project, ErrProjectMissing)
+		return missingProject(project)
 	}
 	if rel == "." {
 		return nil
@@ -35,12 +35,16 @@ func MkdirUnder(project, dir string) error {
 		// makes the first Mkdir fail (ENOENT) rather than re-create it.
 		if err := os.Mkdir(cur, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 			if errors.Is(err, os.ErrNotExist) && !isDir(project) {
-				return fmt.Errorf("not creating %s: %s %w", dir, project, ErrProjectMissing)
+				return missingProject(project)
 			}
 			return err
 		}
 	}
 	return nil
+}
+
+func missingProject(project string) error {
+	return fmt.Errorf("%w: %s (moved or deleted?)", ErrProjectMissing, project)
 }
 
 // MissingDir names the directory p's builds and runs need that is not
