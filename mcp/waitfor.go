@@ -35,7 +35,7 @@ func (s *server) addWaitTool(srv *sdk.Server) {
 		Name:  "wait_for",
 		Title: "Wait for a process's state or output",
 		Description: "Wait until a process reaches a state (e.g. running) or writes a line matching a pattern, at most timeout_seconds (default 30). " +
-			"Give state, pattern or both; the first to come ends the wait. While a build runs, the old run does not count as running: after restart with wait false, state running waits for the new run. A crash or a failed build meanwhile ends it too (unless that is the state asked for). " +
+			"Give state, pattern or both; the first to come ends the wait. While a build runs, the old run does not count as running: after restart with wait false, state running waits for the new run. A crash, a failed build or its directory going missing meanwhile ends it too (unless that is the state asked for). " +
 			"Without success the result says why and carries the newest lines.",
 		Annotations: &sdk.ToolAnnotations{ReadOnlyHint: true, OpenWorldHint: ptr(false)},
 	}, s.waitFor)
