@@ -47,6 +47,8 @@ command = ["sh", "-c", "while :; do echo tick; sleep 0.05; done"]
 		return strings.Contains(text, "crash_loop")
 	})
 
+	// The agent's alerts start from here: app's crashes so far are told now.
+	callTool(t, agent, "search_logs", map[string]any{"process": "ticker", "tail": 1})
 	if err := os.Rename(dir, moved); err != nil {
 		t.Fatal(err)
 	}
