@@ -63,7 +63,7 @@ func claimProject(cfg *config.Config) (release func(), code int) {
 // the lock the error is a *lockedError naming it.
 func lockProject(dir, mcpURL string) (*os.File, error) {
 	path := filepath.Join(dir, lockPath)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := config.MkdirUnder(dir, filepath.Dir(path)); err != nil {
 		return nil, err
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o644)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -120,7 +119,7 @@ func (b *Builder) start(ctx actor.Context, req BuildRequest) {
 	argv := b.cfg.BuildArgv(b.proc, req.Mode)
 	if b.proc.Type == "go" {
 		reply.Artifact = b.cfg.GoOutput(b.proc)
-		if err := os.MkdirAll(filepath.Dir(reply.Artifact), 0o755); err != nil {
+		if err := config.MkdirUnder(b.cfg.Dir, filepath.Dir(reply.Artifact)); err != nil {
 			reply.Err = fmt.Errorf("build %s: %w", b.proc.Name, err)
 			ctx.Respond(reply)
 			return

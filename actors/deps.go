@@ -65,9 +65,10 @@ func (s *Supervisor) updated(ctx actor.Context, m processUpdate) {
 }
 
 // blocks reports whether a process that is not ready will stay so until
-// someone acts: stopped by request, build failed, or in a crash loop.
+// someone acts: stopped by request, build failed, in a crash loop, or its
+// directory is missing.
 func blocks(st ProcessStatus) bool {
-	return st.Held || st.State == StateBuildFailed || st.State == StateCrashLoop
+	return st.Held || st.State == StateBuildFailed || st.State == StateCrashLoop || st.State == StateDirMissing
 }
 
 // gate is whether name's dependencies are all ready, and which are not;

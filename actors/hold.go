@@ -53,6 +53,7 @@ func (p *Process) holdStop(ctx actor.Context) {
 	}
 	p.held, p.wantStart = true, false
 	p.cancelRetry()
+	p.endDirWatch()
 	p.endCrashLoop("")
 	if p.phase == phaseSwapping {
 		p.phase = phaseIdle
@@ -171,7 +172,7 @@ func (p *Process) failBlocked(ctx actor.Context) {
 	if len(p.blockedBy) == 0 || len(p.waiting) == 0 {
 		return
 	}
-	p.failWaiters(ctx, fmt.Errorf("%s waits for %s, which is not coming up by itself (stopped, build failed or in a crash loop); start or restart it, and %s starts once it is ready",
+	p.failWaiters(ctx, fmt.Errorf("%s waits for %s, which is not coming up by itself (stopped, build failed, in a crash loop or its directory missing); start or restart it, and %s starts once it is ready",
 		p.proc.Name, strings.Join(p.blockedBy, ", "), p.proc.Name))
 }
 

@@ -47,6 +47,7 @@ const checkFileEvery = 2 * time.Second
 // logFiles is one process's files under log_dir; nil when log_dir is unset.
 type logFiles struct {
 	dir     string // LOGDIR/NAME
+	project string // the project directory: never re-created (config.MkdirUnder)
 	name    string
 	maxMB   int64 // log_max_mb in bytes
 	maxFile int64 // a file is rotated before a write would take it past this
@@ -89,6 +90,7 @@ func newLogFiles(cfg *config.Config, name string, budget int64) *logFiles {
 	}
 	return &logFiles{
 		dir:     filepath.Join(cfg.LogDir, name),
+		project: cfg.Dir,
 		name:    name,
 		maxMB:   cfg.LogMaxBytes,
 		maxFile: max(min(cfg.LogMaxBytes, budget/2), 1),
@@ -119,7 +121,7 @@ func (lf *logFiles) path(kind LogKind, i int) string {
 // scan learns what the files of an earlier session hold, deletes rotated
 // files beyond log_keep, and trims them to the budget.
 func (lf *logFiles) scan() {
-	if err := os.MkdirAll(lf.dir, 0o755); err != nil {
+	if err := config.MkdirUnder(lf.project, lf.dir); err != nil {
 		lf.fail(err)
 		return
 	}
@@ -259,7 +261,7 @@ func (lf *logFiles) write(kind LogKind, p []byte) error {
 		lf.check(kind)
 	}
 	if kf.f == nil {
-		if err := os.MkdirAll(lf.dir, 0o755); err != nil {
+		if err := config.MkdirUnder(lf.project, lf.dir); err != nil {
 			return err
 		}
 		f, err := os.OpenFile(lf.path(kind, 0), os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)

@@ -145,6 +145,9 @@ const (
 	// StateCrashLoop: it crashed crash_loop_crashes times within the window;
 	// restarts wait the longest backoff.
 	StateCrashLoop = "crash_loop"
+	// StateDirMissing: the project directory or the process's `dir` is gone
+	// (moved or deleted); bpm starts the process once it is back.
+	StateDirMissing = "dir_missing"
 )
 
 // All names every process in StopProcessRequest, StartProcessRequest and
@@ -243,6 +246,9 @@ type ProcessStatus struct {
 	// CrashLoop is the first error line of the crash loop the process is in,
 	// "" when it is in none.
 	CrashLoop string
+	// DirMissing is the directory (the project's, or the process's `dir`)
+	// whose absence keeps it from starting; "" when none is missing.
+	DirMissing string
 }
 
 // StatusRequest asks the supervisor for everything get_status shows.

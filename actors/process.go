@@ -87,6 +87,7 @@ type Process struct {
 	wantStart  bool
 
 	loop crashLoop
+	dirs dirWatch // its directory is missing: watched until it is back
 	// swapWhy is why the serving run is replaced when it is not a new
 	// build ("" for a build).
 	swapWhy string
@@ -172,6 +173,8 @@ func (p *Process) Receive(ctx actor.Context) {
 		p.reconfigure(ctx, m)
 	case loopSettled:
 		p.loopSettled(m)
+	case dirCheckDue:
+		p.dirCheck(ctx, m)
 	case KillRequest:
 		p.kill(ctx)
 	}
@@ -206,6 +209,16 @@ func (p *Process) request(ctx actor.Context, mode config.Mode, caller *actor.PID
 }
 
 func (p *Process) startBuild(ctx actor.Context, mode config.Mode) {
+	if dir := p.dirGone(); dir != "" {
+		// No build can run; dir_missing starts one once it is back.
+		err := p.dirErr(dir)
+		p.failWaiters(ctx, err)
+		for _, w := range p.pending {
+			p.reply(ctx, w, err)
+		}
+		p.pending = nil
+		return
+	}
 	p.phase, p.swapWhy = phaseBuilding, ""
 	p.buildID++
 	p.buildRunning = true
@@ -270,6 +283,11 @@ func (p *Process) buildDone(ctx actor.Context, m BuildReply) {
 // after it has stopped, or at once when nothing serves.
 func (p *Process) swapIn(ctx actor.Context) {
 	if p.mustWait(ctx) {
+		return
+	}
+	if dir := p.dirGone(); dir != "" {
+		// A serving run is not stopped for a new one that cannot start.
+		p.swapDone(ctx, p.dirErr(dir))
 		return
 	}
 	switch {
@@ -388,6 +406,7 @@ func (p *Process) status() ProcessStatus {
 		NextRestartAt: p.nextRestartAt, Mode: p.artMode, Build: p.buildStatus,
 		Events: append([]Event(nil), p.events...),
 		Held:   p.held, WaitingFor: append([]string(nil), p.waitingFor...), CrashLoop: p.loop.firstError,
+		DirMissing: p.dirs.missing,
 	}
 	if p.depsReady {
 		s.WaitingFor = nil

@@ -53,8 +53,17 @@ func (p *Process) startRun(ctx actor.Context) {
 	if p.mustWait(ctx) {
 		return
 	}
+	if dir := p.dirGone(); dir != "" {
+		p.swapDone(ctx, p.dirErr(dir))
+		return
+	}
 	r, err := p.launch(ctx)
 	if err != nil {
+		if dir := p.dirGone(); dir != "" {
+			// It went in the instant between the look and the spawn.
+			p.swapDone(ctx, p.dirErr(dir))
+			return
+		}
 		p.crashes++
 		p.swapDone(ctx, err)
 		p.scheduleRetry(0)
@@ -289,13 +298,16 @@ func (p *Process) exited(ctx actor.Context, m runExited) {
 	}
 	p.crashes++
 	p.event("crashed", p.lastExit)
-	if wasCur {
+	// A run whose directory went away waits for it in dir_missing: its
+	// exit does not count towards a crash loop, nor is a restart armed.
+	gone := wasCur && p.dirGone() != ""
+	if wasCur && !gone {
 		p.noteCrash(ctx, r)
 	}
 	if wasCur && p.phase == phaseSwapping && !r.ready {
 		p.failSwap(ctx, r, fmt.Errorf("restart %s: new run %s before it was ready", p.proc.Name, p.lastExit))
 	}
-	if wasCur {
+	if wasCur && !gone {
 		p.scheduleRetry(p.clock.Now().Sub(r.started))
 	}
 }
@@ -332,6 +344,7 @@ func (p *Process) stop(ctx actor.Context, why string) {
 	}
 	p.stopping = true
 	p.cancelRetry()
+	p.endDirWatch()
 	if ctx.Sender() != nil {
 		p.stopWaiters = append(p.stopWaiters, ctx.Sender())
 	}
@@ -371,6 +384,7 @@ func (p *Process) maybeStopped(ctx actor.Context) {
 func (p *Process) kill(ctx actor.Context) {
 	p.stopping = true
 	p.cancelRetry()
+	p.endDirWatch()
 	for _, r := range p.runs {
 		r.stopping = true
 		_ = osproc.SignalGroup(r.pid, syscall.SIGKILL)

@@ -18,7 +18,7 @@ type StatusOutput struct {
 type ProcessStatus struct {
 	Name          string      `json:"name"`
 	Type          string      `json:"type" jsonschema:"rust, npm, go or command"`
-	State         string      `json:"state" jsonschema:"building, starting, running, stopping, stopped, backoff, crashed, build_failed, waiting (for a dependency) or crash_loop"`
+	State         string      `json:"state" jsonschema:"building, starting, running, stopping, stopped, backoff, crashed, build_failed, waiting (for a dependency), crash_loop or dir_missing (its project directory or dir was moved or deleted: bpm starts it once it is back)"`
 	PID           int         `json:"pid" jsonschema:"pid of the current run; 0 without one"`
 	UptimeSeconds float64     `json:"uptime_seconds"`
 	Restarts      int         `json:"restarts"`
@@ -31,6 +31,7 @@ type ProcessStatus struct {
 	Held          bool        `json:"held,omitempty" jsonschema:"true when stopped by the stop tool: it stays down until start or restart"`
 	WaitingFor    []string    `json:"waiting_for,omitempty" jsonschema:"what a new run waits for: dependencies not ready yet, and processes a reload removed that are still stopping (NAME to stop)"`
 	CrashLoop     string      `json:"crash_loop,omitempty" jsonschema:"in a crash loop: its first error line"`
+	DirMissing    string      `json:"dir_missing,omitempty" jsonschema:"in state dir_missing: the directory that is missing"`
 }
 
 // BuildStatus is a process's latest build.

@@ -62,6 +62,7 @@ func statusResult(st actors.StatusReply, now time.Time) api.StatusOutput {
 			},
 			Events: []api.Event{},
 			Held:   p.Held, WaitingFor: p.WaitingFor, CrashLoop: p.CrashLoop,
+			DirMissing: p.DirMissing,
 		}
 		if !p.HasBuild {
 			ps.Build = api.BuildStatus{State: "none"}
@@ -125,6 +126,9 @@ func processNotes(b *strings.Builder, p api.ProcessStatus) {
 	}
 	if p.CrashLoop != "" {
 		fmt.Fprintf(b, "  crash loop; first error: %s\n", p.CrashLoop)
+	}
+	if p.DirMissing != "" {
+		fmt.Fprintf(b, "  directory missing: %s (moved or deleted?); bpm starts it once it is back\n", p.DirMissing)
 	}
 	if p.NextRestartAt != nil {
 		fmt.Fprintf(b, "  bpm starts it again at %s\n", p.NextRestartAt.Format(time.RFC3339))

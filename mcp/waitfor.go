@@ -21,11 +21,11 @@ const waitLines = 10
 
 // states are the values of wait_for's state, as get_status reports them.
 var states = []string{actors.StateBuilding, actors.StateStarting, actors.StateRunning, actors.StateStopping,
-	actors.StateStopped, actors.StateBackoff, actors.StateCrashed, actors.StateBuildFailed, actors.StateWaiting, actors.StateCrashLoop}
+	actors.StateStopped, actors.StateBackoff, actors.StateCrashed, actors.StateBuildFailed, actors.StateWaiting, actors.StateCrashLoop, actors.StateDirMissing}
 
 type waitInput struct {
 	Process        string `json:"process,omitempty" jsonschema:"name of the process; may be omitted when only one is configured"`
-	State          string `json:"state,omitempty" enum:"building,starting,running,stopping,stopped,backoff,crashed,build_failed,waiting,crash_loop" jsonschema:"wait until the process is in this state"`
+	State          string `json:"state,omitempty" enum:"building,starting,running,stopping,stopped,backoff,crashed,build_failed,waiting,crash_loop,dir_missing" jsonschema:"wait until the process is in this state"`
 	Pattern        string `json:"pattern,omitempty" jsonschema:"wait until a line written after the call matches this RE2 expression ((?i) for case-insensitive)"`
 	TimeoutSeconds int    `json:"timeout_seconds,omitempty" range:"1,600" jsonschema:"give up after this many seconds (1 to 600, default 30)"`
 }
@@ -35,7 +35,7 @@ func (s *server) addWaitTool(srv *sdk.Server) {
 		Name:  "wait_for",
 		Title: "Wait for a process's state or output",
 		Description: "Wait until a process reaches a state (e.g. running) or writes a line matching a pattern, at most timeout_seconds (default 30). " +
-			"Give state, pattern or both; the first to come ends the wait. While a build runs, the old run does not count as running: after restart with wait false, state running waits for the new run. A crash or a failed build meanwhile ends it too (unless that is the state asked for). " +
+			"Give state, pattern or both; the first to come ends the wait. While a build runs, the old run does not count as running: after restart with wait false, state running waits for the new run. A crash, a failed build or its directory going missing meanwhile ends it too (unless that is the state asked for). " +
 			"Without success the result says why and carries the newest lines.",
 		Annotations: &sdk.ToolAnnotations{ReadOnlyHint: true, OpenWorldHint: ptr(false)},
 	}, s.waitFor)
@@ -136,14 +136,14 @@ func cmpErr(err, fallback error) error {
 	return fallback
 }
 
-// failure is "crashed" or "build_failed" when that happened since the
-// call began and is not the state waited for.
+// failure is "crashed", "build_failed" or "dir_missing" when that happened
+// since the call began and is not the state waited for.
 func (w *waiter) failure(p actors.ProcessStatus) string {
 	for _, e := range p.Events {
 		if e.Time.Before(w.began) || e.Kind == w.in.State {
 			continue
 		}
-		if e.Kind == "crashed" || e.Kind == "build_failed" {
+		if e.Kind == "crashed" || e.Kind == "build_failed" || e.Kind == actors.StateDirMissing {
 			return e.Kind
 		}
 	}
@@ -187,7 +187,11 @@ func waitText(in waitInput, out api.WaitOutput) string {
 	case "timeout":
 		fmt.Fprintf(&b, "timed out after %.1fs waiting for %s to %s; it is %s (pid %d)\n", out.Waited, out.Process, goal(in), out.State, out.PID)
 	default:
-		fmt.Fprintf(&b, "gave up waiting for %s to %s: it %s after %.1fs; it is %s now\n", out.Process, goal(in), strings.ReplaceAll(out.Why, "_", " "), out.Waited, out.State)
+		what := "it " + strings.ReplaceAll(out.Why, "_", " ")
+		if out.Why == actors.StateDirMissing {
+			what = "its directory went missing (get_status names it)"
+		}
+		fmt.Fprintf(&b, "gave up waiting for %s to %s: %s after %.1fs; it is %s now\n", out.Process, goal(in), what, out.Waited, out.State)
 	}
 	if len(out.Lines) > 0 {
 		b.WriteString("newest lines:\n")

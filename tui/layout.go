@@ -46,7 +46,7 @@ const helpText = `[::b]Keys[::-]
 
   [green]▶[-] running   [yellow]■[-] building, starting, stopping, backoff
   [red]✗[-] crashed, build failed   [fuchsia]↻[-] crash loop   [teal]…[-] waiting for a dependency
-  [gray]□[-] stopped (s; S starts it)          output: [red]stderr in red[-]
+  [gray]□[-] stopped (s; S starts it)   [orange]⊘[-] dir missing   output: [red]stderr in red[-]
 
 The console polls get_status and the output once a second and
 reconnects by itself when bpm restarts. Press any key to close.`

@@ -26,6 +26,7 @@ var looks = map[string]look{
 	"build_failed": {"✗", tcell.ColorRed, "red"},
 	"crash_loop":   {"↻", tcell.ColorFuchsia, "fuchsia"},
 	"waiting":      {"…", tcell.ColorTeal, "teal"},
+	"dir_missing":  {"⊘", tcell.ColorOrange, "orange"},
 	"stopped":      {"□", tcell.ColorGray, "gray"},
 }
 
@@ -39,7 +40,8 @@ func lookOf(state string) look {
 }
 
 // icon is a state's indicator: ▶ running, ✗ crashed or build failed,
-// ↻ crash loop, … waiting for a dependency, □ stopped, ■ the rest.
+// ↻ crash loop, … waiting for a dependency, ⊘ its directory is missing,
+// □ stopped, ■ the rest.
 func icon(state string) string { return lookOf(state).icon }
 
 func iconColor(state string) tcell.Color { return lookOf(state).color }
@@ -50,8 +52,9 @@ func colorTag(state string) string { return lookOf(state).tag }
 // stateText is a state as people write it: "build failed".
 func stateText(state string) string { return strings.ReplaceAll(state, "_", " ") }
 
-// counts is "3 processes: ▶ 1  ■ 1  ✗ 1", each symbol in its colour; ↻, …
-// and □ follow when some process is in a crash loop, waiting or stopped.
+// counts is "3 processes: ▶ 1  ■ 1  ✗ 1", each symbol in its colour; ↻, …,
+// ⊘ and □ follow when some process is in a crash loop, waiting, without its
+// directory or stopped.
 func counts(ps []api.ProcessStatus) string {
 	n := map[string]int{}
 	for _, p := range ps {
@@ -60,7 +63,7 @@ func counts(ps []api.ProcessStatus) string {
 	var b strings.Builder
 	b.WriteString(plural(len(ps), "process", "processes") + ":")
 	sep := " "
-	for i, l := range []look{looks["running"], transient, looks["crashed"], looks["crash_loop"], looks["waiting"], looks["stopped"]} {
+	for i, l := range []look{looks["running"], transient, looks["crashed"], looks["crash_loop"], looks["waiting"], looks["dir_missing"], looks["stopped"]} {
 		if i < 3 || n[l.icon] > 0 {
 			// A no-break space keeps each symbol with its count when
 			// a narrow panel wraps the line.
@@ -73,7 +76,8 @@ func counts(ps []api.ProcessStatus) string {
 
 // stateNote is a line for Process Details that says why p is waiting (the
 // dependencies not ready), in a crash loop (how many crashes, the first
-// error) or stopped by request; "" for every other state.
+// error), without its directory (which one) or stopped by request; "" for
+// every other state.
 func stateNote(p api.ProcessStatus) string {
 	var label, why string
 	switch p.State {
@@ -90,6 +94,13 @@ func stateNote(p api.ProcessStatus) string {
 			why = m // "5 crashes within 1m0s; first error: …"
 		} else if p.CrashLoop != "" {
 			why = "first error: " + p.CrashLoop
+		}
+	case "dir_missing":
+		label, why = "dir missing", "its directory was moved or deleted; it starts once it is back"
+		if p.DirMissing != "" {
+			why = p.DirMissing + " (moved or deleted?); it starts once it is back"
+		} else if m, ok := newestEvent(p, "dir_missing"); ok {
+			why = m
 		}
 	case "stopped":
 		if !p.Held {
@@ -118,9 +129,9 @@ func eventColor(kind string) string {
 	switch kind {
 	case "crashed", "build_failed", "rolled_back", "health_failed":
 		return "red"
-	case "ready", "build_ok", "started", "crash_loop_ended", "dependencies_ready":
+	case "ready", "build_ok", "started", "crash_loop_ended", "dependencies_ready", "dir_back":
 		return "green"
-	case "crash_loop", "waiting":
+	case "crash_loop", "waiting", "dir_missing":
 		return colorTag(kind)
 	case "stop_requested":
 		return colorTag("stopped")

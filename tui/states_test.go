@@ -12,7 +12,7 @@ import (
 
 func TestNewStatesHaveColoursOfTheirOwn(t *testing.T) {
 	seen := map[tcell.Color]string{}
-	for _, s := range []string{"running", "building", "crashed", "crash_loop", "waiting", "stopped"} {
+	for _, s := range []string{"running", "building", "crashed", "crash_loop", "waiting", "dir_missing", "stopped"} {
 		c := iconColor(s)
 		if other, ok := seen[c]; ok {
 			t.Errorf("%s and %s share the colour %s", s, other, c.Name())
@@ -45,6 +45,9 @@ func TestStateNoteSaysWhy(t *testing.T) {
 		{"stopped by request", api.ProcessStatus{State: "stopped", Held: true},
 			"stopped    by request (S starts it)", "gray"},
 		{"stopped, not by request", api.ProcessStatus{State: "stopped"}, "", ""},
+		{"dir missing names the directory", api.ProcessStatus{State: "dir_missing", DirMissing: "/src/proj",
+			Events: []api.Event{ev("dir_missing", "project directory /src/proj is missing (moved or deleted?); bpm starts app once it is back")}},
+			"dir missing /src/proj (moved or deleted?); it starts once it is back", "orange"},
 		{"running", api.ProcessStatus{State: "running", WaitingFor: []string{"db"}, Events: []api.Event{ev("waiting", "for db")}}, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,6 +80,7 @@ func TestCountsAddCrashLoopWaitingAndStoppedWhenPresent(t *testing.T) {
 		{[]string{"running", "backoff", "crashed"}, "3 processes: ▶ 1  ■ 1  ✗ 1"},
 		{[]string{"running", "stopped", "waiting", "crash_loop", "build_failed"}, "5 processes: ▶ 1  ■ 0  ✗ 1  ↻ 1  … 1  □ 1"},
 		{[]string{"stopped"}, "1 process: ▶ 0  ■ 0  ✗ 0  □ 1"},
+		{[]string{"running", "dir_missing", "stopped"}, "3 processes: ▶ 1  ■ 0  ✗ 0  ⊘ 1  □ 1"},
 	} {
 		if got := strings.ReplaceAll(stripTags(counts(ps(tc.states...))), "\u00a0", " "); got != tc.want {
 			t.Errorf("counts(%v) = %q, want %q", tc.states, got, tc.want)
