@@ -110,6 +110,13 @@ func TestRenameReloadThenEveryCommandInTheOldRunsStopWindow(t *testing.T) {
 		{"restart the renamed process", func(t *testing.T, _ *bpmProcess, cs *sdk.ClientSession) {
 			callToolResult(t, cs, "restart", map[string]any{"process": "renamed"}) // answered; an error is an answer
 		}},
+		{"a second reload, then stop and restart the renamed process", func(t *testing.T, _ *bpmProcess, cs *sdk.ClientSession) {
+			if text, isErr := callToolResult(t, cs, "reload_config", map[string]any{}); isErr {
+				t.Errorf("reload_config again: %s", text)
+			}
+			callToolResult(t, cs, "stop", map[string]any{"process": "renamed"})
+			callToolResult(t, cs, "restart", map[string]any{"process": "renamed"})
+		}},
 		{"start all", func(t *testing.T, _ *bpmProcess, cs *sdk.ClientSession) {
 			callToolResult(t, cs, "start", map[string]any{"process": "all"})
 		}},

@@ -85,6 +85,11 @@ func TestStormOfRenamesRestartsStopsAndStarts(t *testing.T) {
 	writeAtomically(t, file, first.doc())
 	port := strconv.Itoa(testkit.FreePort(t))
 	b := startBPM(t, "--port", port, dir)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("bpm's log:\n%s", b.stderr)
+		}
+	})
 	waitRunning(t, connectMCP(t, port), "a1", "b", "c")
 
 	const clients = 4
@@ -100,7 +105,7 @@ func TestStormOfRenamesRestartsStopsAndStarts(t *testing.T) {
 	}
 	for range clients {
 		if err := <-errs; err != nil {
-			t.Errorf("a client: %v\nbpm's log:\n%s", err, tail(b.stderr.String(), 4000))
+			t.Errorf("a client: %v", err)
 		}
 	}
 	noBug(t, b)
@@ -196,12 +201,4 @@ func writeFile(file, doc string) error {
 		return err
 	}
 	return os.Rename(tmp, file)
-}
-
-// tail is the last n bytes of s.
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
 }

@@ -200,9 +200,8 @@ func (p *Process) reconfigure(ctx actor.Context, m reconfigure) {
 		}
 		p.socket = m.socket
 	}
-	if len(p.proc.DependsOn) == 0 {
-		p.depsReady, p.waitingFor = true, nil
-	}
+	// depsReady is the supervisor's to say (sendGates follows a reload): a
+	// process a reload added may still wait for a removal to end.
 	if !m.rebuild || p.held || p.stopping {
 		return
 	}
