@@ -24,6 +24,7 @@ var alertKinds = map[string]string{
 	"rolled_back":   "rolled back",
 	"start_failed":  "failed to start",
 	"ready_timeout": "was not ready in time",
+	"daemonized":    "daemonized (its command exited 0 leaving a process; bpm stopped it)",
 }
 
 // asksAbout is implemented by inputs whose call reports on a process (or

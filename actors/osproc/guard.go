@@ -59,10 +59,14 @@ type Guard struct {
 	done chan struct{} // closed once the keeper has finished (after Close)
 }
 
-// guardOp is a message to the keeper: '+' or '-' with a group, or close.
+// guardOp is a message to the keeper: '+' or '-' with a group, or close;
+// or, about the descendants of a registered leader, opRelease and opSignal.
 type guardOp struct {
-	op   byte // '+', '-', or 0 for Close
-	pgid int
+	op    byte // '+', '-', opRelease, opSignal, or 0 for Close
+	pgid  int
+	token string         // '+': the leader's TokenEnv
+	sig   syscall.Signal // opSignal
+	reply chan []int     // opRelease
 }
 
 // StartGuard starts the guard process: /bin/sh running guardScript, or
@@ -74,7 +78,8 @@ func StartGuard(argv []string) (*Guard, error) {
 // startGuard is StartGuard with the shell command (with its arguments, as
 // in "busybox sh") given.
 func startGuard(shell, argv []string) (*Guard, error) {
-	k := &guardKeeper{shell: shell, argv: argv, groups: map[int]bool{}}
+	beSubreaper()
+	k := &guardKeeper{shell: shell, argv: argv, groups: map[int]bool{}, escaped: map[int]bool{}, tree: newTree()}
 	p, err := k.spawn()
 	if err != nil {
 		return nil, err
@@ -85,11 +90,14 @@ func startGuard(shell, argv []string) (*Guard, error) {
 	return g, nil
 }
 
-// Add registers the process group pgid.
-func (g *Guard) Add(pgid int) { g.send(guardOp{'+', pgid}) }
+// Add registers the process group pgid, whose leader (bpm's child) has
+// token (TokenEnv) in its environment: the group, and every descendant of
+// the leader, also one that leaves the group (tree.go).
+func (g *Guard) Add(pgid int, token string) { g.send(guardOp{op: '+', pgid: pgid, token: token}) }
 
-// Remove unregisters pgid once bpm has seen its leader exit and killed the rest.
-func (g *Guard) Remove(pgid int) { g.send(guardOp{'-', pgid}) }
+// Remove unregisters pgid once bpm has seen its leader exit and killed the
+// rest (Release); a process still carrying its token is killed on sight.
+func (g *Guard) Remove(pgid int) { g.send(guardOp{op: '-', pgid: pgid}) }
 
 // Close tells the guard bpm is done and returns once it has killed whatever
 // is still registered and exited (bpm kills those groups itself when no
@@ -120,7 +128,9 @@ func (g *Guard) send(op guardOp) {
 type guardKeeper struct {
 	shell    []string // runs guardScript
 	argv     []string // the guard where shell cannot be started
-	groups   map[int]bool
+	groups   map[int]bool // registered by Add
+	escaped  map[int]bool // groups that descendants moved to (tree.go)
+	tree     *tree
 	cur      *guardProc       // nil while a replacement waits to start
 	retry    <-chan time.Time // fires when a replacement may be started
 	failures int              // guards in a row that did not start or ended at once
@@ -137,6 +147,8 @@ type guardProc struct {
 
 func (k *guardKeeper) loop(ops <-chan guardOp, done chan<- struct{}) {
 	defer close(done)
+	tick := time.NewTicker(treeInterval)
+	defer tick.Stop()
 	for {
 		var exited <-chan error
 		if k.cur != nil {
@@ -145,10 +157,13 @@ func (k *guardKeeper) loop(ops <-chan guardOp, done chan<- struct{}) {
 		select {
 		case op := <-ops:
 			if op.op == 0 {
+				k.sweepAll()
 				k.close()
 				return
 			}
 			k.apply(op)
+		case <-tick.C:
+			k.tick()
 		case err := <-exited:
 			k.replace(err)
 		case <-k.retry:
@@ -159,14 +174,38 @@ func (k *guardKeeper) loop(ops <-chan guardOp, done chan<- struct{}) {
 }
 
 func (k *guardKeeper) apply(op guardOp) {
-	if op.op == '+' {
-		k.groups[op.pgid] = true
+	switch op.op {
+	case '+':
+		k.tree.add(op.pgid, op.token)
+		k.mark(k.groups, op.pgid, true)
+	case '-':
+		k.tree.remove(op.pgid)
+		k.mark(k.groups, op.pgid, false)
+	case opRelease:
+		op.reply <- k.release(op.pgid)
+	case opSignal:
+		k.signal(op.pgid, op.sig)
+	}
+}
+
+// mark adds pgid to or removes it from set (groups or escaped), and tells
+// the guard process when that changes whether it is registered at all.
+func (k *guardKeeper) mark(set map[int]bool, pgid int, on bool) {
+	was := k.groups[pgid] || k.escaped[pgid]
+	if on {
+		set[pgid] = true
 	} else {
-		delete(k.groups, op.pgid)
+		delete(set, pgid)
 	}
-	if k.cur != nil {
-		k.write(k.cur, []byte(string(op.op)+strconv.Itoa(op.pgid)+"\n"))
+	now := k.groups[pgid] || k.escaped[pgid]
+	if was == now || k.cur == nil {
+		return
 	}
+	op := "-"
+	if now {
+		op = "+"
+	}
+	k.write(k.cur, []byte(op+strconv.Itoa(pgid)+"\n"))
 }
 
 // replace follows the end of the guard process while bpm runs: a new one
@@ -281,6 +320,11 @@ func (k *guardKeeper) sorted() []int {
 	var pgids []int
 	for pgid := range k.groups {
 		pgids = append(pgids, pgid)
+	}
+	for pgid := range k.escaped {
+		if !k.groups[pgid] {
+			pgids = append(pgids, pgid)
+		}
 	}
 	slices.Sort(pgids)
 	return pgids
