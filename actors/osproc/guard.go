@@ -126,8 +126,8 @@ func (g *Guard) send(op guardOp) {
 
 // guardKeeper owns the registered groups and the running guard process.
 type guardKeeper struct {
-	shell    []string // runs guardScript
-	argv     []string // the guard where shell cannot be started
+	shell    []string     // runs guardScript
+	argv     []string     // the guard where shell cannot be started
 	groups   map[int]bool // registered by Add
 	escaped  map[int]bool // groups that descendants moved to (tree.go)
 	tree     *tree

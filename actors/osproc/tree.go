@@ -87,7 +87,6 @@ const maxFinished = 4096
 // token in their environment. Only the guard's keeper goroutine uses it.
 type tree struct {
 	self, selfPgid, selfSid int
-	prefix                  string         // of this bpm's tokens
 	roots                   map[int]string // leader pid → its token
 	released                map[int]bool   // roots whose leader exited: what is left of them dies
 	byToken                 map[string]int
@@ -106,7 +105,7 @@ type seen struct {
 
 func newTree() *tree {
 	self, pgid, sid := selfIDs()
-	return &tree{self: self, selfPgid: pgid, selfSid: sid, prefix: strconv.Itoa(self) + ".",
+	return &tree{self: self, selfPgid: pgid, selfSid: sid,
 		roots: map[int]string{}, released: map[int]bool{}, byToken: map[string]int{},
 		ended: map[string]bool{}, known: map[int]seen{}, zombies: map[int]uint64{}}
 }
@@ -193,9 +192,11 @@ func (l *look) isRoot(pid int) bool {
 }
 
 // adopted names the owner of p, a child of bpm that bpm did not register:
-// an orphan bpm adopted, or one of bpm's own children (the guard, a check).
-// bpm's own children share its session and lead their own group or stay in
-// bpm's; one that does not was adopted.
+// an orphan bpm adopted, or one of bpm's own children (the guard, a check,
+// a leader whose Add is still on its way). bpm's own children share its
+// session and lead their own group or stay in bpm's; one that does not was
+// adopted. One that does (a setpgid child whose parent died) is named only
+// by an earlier look or by its token.
 func (l *look) adopted(p procInfo) int {
 	t := l.t
 	if k, ok := t.known[p.pid]; ok && k.start == p.start {
@@ -215,7 +216,7 @@ func (l *look) adopted(p procInfo) int {
 	if t.ended[tok] {
 		return finished
 	}
-	if moved || strings.HasPrefix(tok, t.prefix) {
+	if moved {
 		return unknown
 	}
 	return notOurs
