@@ -36,7 +36,9 @@ const (
 // Guard reports the process groups of runs and builds to a guard process,
 // which kills those still registered when bpm goes away, however it goes
 // (SIGKILL included): Pdeathsig only reaches a group's leader, not what the
-// leader forked. A nil *Guard does nothing.
+// leader forked. Its keeper also follows each leader's descendants that
+// leave its group (tree.go, guardtree.go): it stops them with the leader and
+// registers their groups too. A nil *Guard does nothing.
 //
 // One goroutine, the keeper, owns the registered groups and the guard
 // process; Add, Remove and Close send it messages. When the guard process
@@ -50,8 +52,8 @@ const (
 // SIGKILL it would kill the guard before it cleans up, and a signal it
 // caught would tell it nothing EOF does not, while the kernel sends it when
 // the thread that forked the guard ends, which in Go need not be bpm's end.
-// It is no child subreaper either: that adopts only the guard's own orphaned
-// descendants, and the runs descend from bpm. It leads its own process
+// The guard is no child subreaper either: that adopts only the guard's own
+// orphaned descendants, and the runs descend from bpm, which is one. It leads its own process
 // group, so a signal to bpm's group (`kill -9 %1` in a shell) leaves it
 // there to clean up.
 type Guard struct {
@@ -131,6 +133,9 @@ type guardKeeper struct {
 	groups   map[int]bool // registered by Add
 	escaped  map[int]bool // groups that descendants moved to (tree.go)
 	tree     *tree
+	looks    *time.Timer // the next look at the process table
+	lookAt   time.Time   // when it fires
+	every    time.Duration
 	cur      *guardProc       // nil while a replacement waits to start
 	retry    <-chan time.Time // fires when a replacement may be started
 	failures int              // guards in a row that did not start or ended at once
@@ -147,8 +152,9 @@ type guardProc struct {
 
 func (k *guardKeeper) loop(ops <-chan guardOp, done chan<- struct{}) {
 	defer close(done)
-	tick := time.NewTicker(treeInterval)
-	defer tick.Stop()
+	k.looks = time.NewTimer(treeInterval)
+	k.lookAt = time.Now().Add(treeInterval)
+	defer k.looks.Stop()
 	for {
 		var exited <-chan error
 		if k.cur != nil {
@@ -162,7 +168,7 @@ func (k *guardKeeper) loop(ops <-chan guardOp, done chan<- struct{}) {
 				return
 			}
 			k.apply(op)
-		case <-tick.C:
+		case <-k.looks.C:
 			k.tick()
 		case err := <-exited:
 			k.replace(err)
@@ -174,6 +180,7 @@ func (k *guardKeeper) loop(ops <-chan guardOp, done chan<- struct{}) {
 }
 
 func (k *guardKeeper) apply(op guardOp) {
+	k.lookSoon()
 	switch op.op {
 	case '+':
 		k.tree.add(op.pgid, op.token)

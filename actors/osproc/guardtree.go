@@ -6,10 +6,16 @@ import (
 	"time"
 )
 
-// treeInterval is how often the keeper looks for descendants that left
-// their group while anything is registered: the guard can kill an escaped
-// group if bpm dies only once a look has seen it.
-const treeInterval = time.Second
+// The keeper looks for descendants that left their group treeInterval
+// after any registration or release, and while the looks find changes;
+// each look that finds none doubles the wait, up to treeMaxInterval. The
+// guard can kill an escaped group if bpm dies only once a look has seen it;
+// a look reads every /proc/PID/stat of the machine (milliseconds for a few
+// hundred processes), which an idle bpm should not do every second.
+const (
+	treeInterval    = time.Second
+	treeMaxInterval = 10 * time.Second
+)
 
 // Keeper operations beside '+' and '-'.
 const (
@@ -78,18 +84,37 @@ func (k *guardKeeper) signal(root int, sig syscall.Signal) {
 }
 
 func (k *guardKeeper) tick() {
+	changed := false
 	if k.tree.busy() || len(k.escaped) > 0 {
-		k.sweep(k.tree.look(readProcs()))
+		changed = k.sweep(k.tree.look(readProcs()))
+	}
+	if changed {
+		k.every = treeInterval
+	} else {
+		k.every = min(max(2*k.every, treeInterval), treeMaxInterval)
+	}
+	k.lookAt = time.Now().Add(k.every)
+	k.looks.Reset(k.every)
+}
+
+// lookSoon brings the next look to within treeInterval: processes were
+// just started or ended, and daemons fork as they start.
+func (k *guardKeeper) lookSoon() {
+	k.every = treeInterval
+	if k.looks != nil && time.Until(k.lookAt) > treeInterval {
+		k.lookAt = time.Now().Add(treeInterval)
+		k.looks.Reset(treeInterval)
 	}
 }
 
 // sweep acts on a look: what remains of ended or released roots is killed,
 // the groups descendants escaped to are registered with the guard process
 // (and unregistered once gone), and adopted zombies are reaped.
-func (k *guardKeeper) sweep(l *look) {
+func (k *guardKeeper) sweep(l *look) (changed bool) {
 	for pid, p := range l.procs {
 		if !p.zombie && k.tree.doomed(l.owner(pid)) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
+			changed = true
 		}
 	}
 	groups := l.escapedGroups()
@@ -98,11 +123,13 @@ func (k *guardKeeper) sweep(l *look) {
 			slog.Info("a process left its run's process group; bpm stops it with the run, and the guard kills its group if bpm dies",
 				"pid", e.pid, "pgid", g, "leader", e.root)
 			k.mark(k.escaped, g, true)
+			changed = true
 		}
 	}
 	for g := range k.escaped {
 		if _, ok := groups[g]; !ok {
 			k.mark(k.escaped, g, false)
+			changed = true
 		}
 	}
 	reap := l.reapable(k.tree.zombies, k.tree.known)
@@ -110,6 +137,8 @@ func (k *guardKeeper) sweep(l *look) {
 	for _, pid := range reap {
 		reapZombie(pid)
 	}
+	// Zombies bpm may reap at the next look: look again soon.
+	return changed || len(reap) > 0 || len(k.tree.zombies) > 0
 }
 
 // sweepAll kills every descendant bpm knows of, whatever its root, when bpm

@@ -26,24 +26,31 @@ func selfIDs() (pid, pgid, sid int) {
 }
 
 // readProcs reads every process from /proc/PID/stat. A process that ends
-// while it is read is left out.
+// while it is read is left out. It reads with one buffer and no os.File, as
+// it runs every few seconds over every process of the machine.
 func readProcs() map[int]procInfo {
-	procs := map[int]procInfo{}
 	d, err := os.Open("/proc")
 	if err != nil {
-		return procs
+		return nil
 	}
-	defer d.Close()
 	names, _ := d.Readdirnames(-1)
+	d.Close()
+	procs := make(map[int]procInfo, len(names))
+	buf := make([]byte, 1024)
 	for _, name := range names {
 		if name[0] < '0' || name[0] > '9' {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + name + "/stat")
+		fd, err := unix.Open("/proc/"+name+"/stat", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			continue
 		}
-		if p, ok := parseStat(b); ok {
+		n, err := unix.Read(fd, buf)
+		unix.Close(fd)
+		if err != nil || n <= 0 {
+			continue
+		}
+		if p, ok := parseStat(buf[:n]); ok {
 			procs[p.pid] = p
 		}
 	}

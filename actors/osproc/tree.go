@@ -6,7 +6,6 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"sync/atomic"
 )
 
@@ -37,24 +36,71 @@ func parseStat(b []byte) (procInfo, bool) {
 	if open < 1 || end < open {
 		return procInfo{}, false
 	}
-	f := strings.Fields(string(b[end+1:]))
-	if len(f) < 20 {
+	var p procInfo
+	pid, ok := atoi(bytes.TrimSpace(b[:open]))
+	if !ok {
 		return procInfo{}, false
 	}
-	var p procInfo
-	var errs [5]error
-	p.pid, errs[0] = strconv.Atoi(strings.TrimSpace(string(b[:open])))
-	p.ppid, errs[1] = strconv.Atoi(f[1])
-	p.pgid, errs[2] = strconv.Atoi(f[2])
-	p.sid, errs[3] = strconv.Atoi(f[3])
-	p.start, errs[4] = strconv.ParseUint(f[19], 10, 64)
-	for _, err := range errs {
-		if err != nil {
-			return procInfo{}, false
+	p.pid = pid
+	// Fields after the name: 0 state, 1 ppid, 2 pgrp, 3 session, … 19 starttime.
+	rest, i := b[end+1:], 0
+	for len(rest) > 0 && i <= 19 {
+		rest = bytes.TrimLeft(rest, " ")
+		f := rest
+		if sp := bytes.IndexByte(rest, ' '); sp >= 0 {
+			f, rest = rest[:sp], rest[sp:]
+		} else {
+			rest = nil
 		}
+		f = bytes.TrimRight(f, "\n")
+		var n int
+		switch i {
+		case 0:
+			p.zombie = len(f) == 1 && (f[0] == 'Z' || f[0] == 'X')
+		case 1, 2, 3:
+			if n, ok = atoi(f); !ok {
+				return procInfo{}, false
+			}
+			switch i {
+			case 1:
+				p.ppid = n
+			case 2:
+				p.pgid = n
+			case 3:
+				p.sid = n
+			}
+		case 19:
+			start, err := strconv.ParseUint(string(f), 10, 64)
+			if err != nil {
+				return procInfo{}, false
+			}
+			p.start = start
+		}
+		i++
 	}
-	p.zombie = f[0] == "Z" || f[0] == "X"
-	return p, true
+	return p, i > 19
+}
+
+// atoi reads a decimal int, with a leading '-' (a tty of -1).
+func atoi(b []byte) (int, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 // tokenIn finds TokenEnv in a NUL-separated environment block.

@@ -122,3 +122,15 @@ func TestParseStatReadsPastOddCommandNames(t *testing.T) {
 		t.Errorf("tokenIn = %q", tok)
 	}
 }
+
+// BenchmarkLook is one look over this machine's process table, as the
+// keeper makes it every treeInterval while anything runs.
+func BenchmarkLook(b *testing.B) {
+	tr := newTree()
+	tr.add(1<<23, "")
+	for b.Loop() {
+		l := tr.look(readProcs())
+		_ = l.escapedGroups()
+		tr.remember(l)
+	}
+}
