@@ -137,6 +137,7 @@ func (b *Builder) start(ctx actor.Context, req BuildRequest) {
 		Root: root, Logs: b.logs, Kind: KindBuild, LogID: id,
 		OnStarted: func(pid int) { ctx.Send(b.logs, LogStart{Kind: KindBuild, ID: id, PID: pid, StartedAt: now}) },
 		OnExit:    func(info osproc.ExitInfo) { root.Send(self, buildExited{id: id, info: info}) },
+		Guard:     b.guard,
 	}
 	if b.proc.Type == "rust" {
 		spec.KeepStdout = cargoFilter(func(a cargoArtifact) { root.Send(self, buildArtifact{id: id, a: a}) })
@@ -151,7 +152,6 @@ func (b *Builder) start(ctx actor.Context, req BuildRequest) {
 		ctx.Respond(reply)
 		return
 	}
-	b.guard.Add(pid)
 	b.cur = &buildJob{req: req, replyTo: ctx.Sender(), logID: id, pid: pid, started: now}
 }
 

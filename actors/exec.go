@@ -42,16 +42,22 @@ type spawnSpec struct {
 	Ready   *regexp.Regexp
 	OnReady func()
 	// OnExit is called once from a waiter goroutine when the child's leader
-	// has exited, its group was killed and its pipes drained (at most
-	// drainGrace); it must only send messages.
+	// has exited, its descendants were killed and its pipes drained (at
+	// most drainGrace); it must only send messages.
 	OnExit func(osproc.ExitInfo)
+	// Guard learns of the child as soon as it runs (Guard.Add, with its
+	// token) and kills what it leaves when its leader exits
+	// (Guard.Release); its caller removes it (Guard.Remove) once it has
+	// handled the exit. nil: none.
+	Guard *osproc.Guard
 }
 
 // spawn starts argv in a new process group whose leader dies with bpm
 // (osproc.StartGroup), streams its output in chunks to the logbuffer and reports its
 // end to OnExit. The child is over when its leader exits: then whatever else
-// is left in its group is killed, so a backgrounded child (a build's daemon)
-// can neither outlive it nor hold its end back by keeping the pipes open.
+// is left of it is killed, in its group or not (a daemon that called setsid
+// is found by Guard.Release), so a backgrounded child (a build's daemon) can
+// neither outlive it nor hold its end back by keeping the pipes open.
 // It returns the pid, which is also the process group id.
 func spawn(spec spawnSpec) (int, error) {
 	child, err := osproc.StartGroup(spec.Argv, spec.Dir, spec.Env, spec.ExtraFiles)
@@ -60,6 +66,7 @@ func spawn(spec spawnSpec) (int, error) {
 	}
 	cmd := child.Cmd
 	pid := cmd.Process.Pid
+	spec.Guard.Add(pid, child.Token)
 	if spec.OnStarted != nil {
 		spec.OnStarted(pid)
 	}
@@ -79,6 +86,7 @@ func spawn(spec spawnSpec) (int, error) {
 	go func() {
 		werr := cmd.Wait()
 		info := osproc.ExitFrom(cmd.ProcessState, werr)
+		info.Left = spec.Guard.Release(pid)
 		_ = osproc.SignalGroup(pid, syscall.SIGKILL)
 		if !waitDrained(drained, len(readers), drainGrace) {
 			close(quit)

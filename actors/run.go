@@ -95,6 +95,7 @@ func (p *Process) launch(ctx actor.Context) (*run, error) {
 			ctx.Send(p.logs, LogStart{Kind: KindRun, ID: id, PID: pid, StartedAt: now, Throttle: throttle})
 		},
 		OnExit: func(info osproc.ExitInfo) { root.Send(self, runExited{id: id, info: info}) },
+		Guard:  p.guard,
 	}
 	if rc := p.proc.Ready; rc != nil && rc.LogRegexp != nil {
 		// The readers match it, so output never passes through this actor.
@@ -114,7 +115,6 @@ func (p *Process) launch(ctx actor.Context) (*run, error) {
 		p.event("start_failed", msg)
 		return nil, fmt.Errorf("restart %s: %s", p.proc.Name, msg)
 	}
-	p.guard.Add(pid)
 	r := &run{id: id, pid: pid, started: now, cgroup: cg}
 	p.runs[id] = r
 	p.watchReady(r)
@@ -271,6 +271,13 @@ func (p *Process) exited(ctx actor.Context, m runExited) {
 		p.lastExit = fmt.Sprintf("pid %d: %s; then %s", r.pid, r.failure, m.info)
 	}
 	p.lastExit = p.limitExit(r, m.info, p.lastExit)
+	daemon := daemonized(r, m.info)
+	if daemon {
+		p.lastExit = fmt.Sprintf("pid %d daemonized: the command exited 0 leaving %s; bpm manages foreground processes and stopped %s: run the command without its daemon flag (in the foreground)",
+			r.pid, pidList(m.info.Left), them(len(m.info.Left)))
+	} else if len(m.info.Left) > 0 && !r.stopping {
+		p.lastExit += fmt.Sprintf("; it left %s, which bpm killed", pidList(m.info.Left))
+	}
 	wasCur := r == p.cur
 	if wasCur {
 		p.cur = nil
@@ -278,6 +285,10 @@ func (p *Process) exited(ctx actor.Context, m runExited) {
 	if r == p.next {
 		p.next = nil
 		p.rolledBack(ctx, r, fmt.Errorf("restart %s: new run %s before it was ready", p.proc.Name, p.lastExit))
+		return
+	}
+	if daemon && wasCur {
+		p.daemonized(ctx, r)
 		return
 	}
 	if r.stopping && !r.failed {
@@ -326,6 +337,7 @@ func (p *Process) stopRun(ctx actor.Context, r *run, why string) {
 	if err := osproc.SignalGroup(r.pid, p.proc.StopSignal); err != nil {
 		p.event("signal_failed", err.Error())
 	}
+	p.guard.Signal(r.pid, p.proc.StopSignal)
 	root, self, id := p.root, p.self, r.id
 	r.timers = append(r.timers, p.clock.AfterFunc(p.proc.StopTimeout, func() { root.Send(self, stopDue{id: id}) }))
 }
@@ -334,6 +346,7 @@ func (p *Process) stopDue(m stopDue) {
 	if r := p.runs[m.id]; r != nil {
 		p.event("killed", fmt.Sprintf("pid %d did not stop within %s", r.pid, p.proc.StopTimeout))
 		_ = osproc.SignalGroup(r.pid, syscall.SIGKILL)
+		p.guard.Signal(r.pid, syscall.SIGKILL)
 	}
 }
 
@@ -388,6 +401,7 @@ func (p *Process) kill(ctx actor.Context) {
 	for _, r := range p.runs {
 		r.stopping = true
 		_ = osproc.SignalGroup(r.pid, syscall.SIGKILL)
+		p.guard.Signal(r.pid, syscall.SIGKILL)
 	}
 	ctx.Send(p.build, KillRequest{})
 }

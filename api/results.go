@@ -18,7 +18,7 @@ type RestartOutput struct {
 type WaitOutput struct {
 	Process string    `json:"process"`
 	Reached bool      `json:"reached" jsonschema:"true when the state or a matching line came; false on a timeout or when the process crashed or failed to build meanwhile"`
-	Why     string    `json:"why" jsonschema:"state, match, crashed, build_failed, dir_missing (its directory went missing) or timeout"`
+	Why     string    `json:"why" jsonschema:"state, match, crashed, build_failed, dir_missing (its directory went missing), daemonized or timeout"`
 	State   string    `json:"state" jsonschema:"the process's state at the end"`
 	PID     int       `json:"pid"`
 	Waited  float64   `json:"waited_seconds"`

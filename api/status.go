@@ -28,7 +28,7 @@ type ProcessStatus struct {
 	Build         BuildStatus `json:"build"`
 	Events        []Event     `json:"events" jsonschema:"the latest events, oldest first"`
 	LastStderr    []string    `json:"last_stderr,omitempty" jsonschema:"when crashed, in backoff or its build failed: the last stderr lines of that run or build"`
-	Held          bool        `json:"held,omitempty" jsonschema:"true when stopped by the stop tool: it stays down until start or restart"`
+	Held          bool        `json:"held,omitempty" jsonschema:"true when stopped by the stop tool, or after its command daemonized (exited 0 leaving a process, which bpm stopped): it stays down until start or restart"`
 	WaitingFor    []string    `json:"waiting_for,omitempty" jsonschema:"what a new run waits for: dependencies not ready yet, and processes a reload removed that are still stopping (NAME to stop)"`
 	CrashLoop     string      `json:"crash_loop,omitempty" jsonschema:"in a crash loop: its first error line"`
 	DirMissing    string      `json:"dir_missing,omitempty" jsonschema:"in state dir_missing: the directory that is missing"`

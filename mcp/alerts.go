@@ -25,6 +25,7 @@ var alertKinds = map[string]string{
 	"start_failed":  "failed to start",
 	"ready_timeout": "was not ready in time",
 	"dir_missing":   "cannot start",
+	"daemonized":    "daemonized (its command exited 0 leaving a process; bpm stopped it)",
 }
 
 // asksAbout is implemented by inputs whose call reports on a process (or

@@ -136,14 +136,14 @@ func cmpErr(err, fallback error) error {
 	return fallback
 }
 
-// failure is "crashed", "build_failed" or "dir_missing" when that happened
+// failure is "crashed", "build_failed", "dir_missing" or "daemonized" when that happened
 // since the call began and is not the state waited for.
 func (w *waiter) failure(p actors.ProcessStatus) string {
 	for _, e := range p.Events {
 		if e.Time.Before(w.began) || e.Kind == w.in.State {
 			continue
 		}
-		if e.Kind == "crashed" || e.Kind == "build_failed" || e.Kind == actors.StateDirMissing {
+		if e.Kind == "crashed" || e.Kind == "build_failed" || e.Kind == actors.StateDirMissing || e.Kind == "daemonized" {
 			return e.Kind
 		}
 	}

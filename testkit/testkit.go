@@ -160,3 +160,16 @@ func ChildrenWithArg(ppid int, arg string) []int {
 	}
 	return pids
 }
+
+// BuildFixture builds the Go fixture testdata/NAME (a module of its own)
+// into a temp dir of t and returns the executable.
+func BuildFixture(t testing.TB, name string) string {
+	t.Helper()
+	exe := filepath.Join(t.TempDir(), name)
+	cmd := exec.Command("go", "build", "-o", exe, ".")
+	cmd.Dir = RepoPath(filepath.Join("testdata", name))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building fixture %s: %v\n%s", name, err, out)
+	}
+	return exe
+}

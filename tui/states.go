@@ -127,7 +127,7 @@ func newestEvent(p api.ProcessStatus, kind string) (string, bool) {
 // leads to, green when things came good, red when they went wrong.
 func eventColor(kind string) string {
 	switch kind {
-	case "crashed", "build_failed", "rolled_back", "health_failed":
+	case "crashed", "build_failed", "rolled_back", "health_failed", "daemonized":
 		return "red"
 	case "ready", "build_ok", "started", "crash_loop_ended", "dependencies_ready", "dir_back":
 		return "green"

@@ -17,12 +17,14 @@ import (
 type Child struct {
 	Cmd            *exec.Cmd
 	Stdout, Stderr *os.File
+	Token          string // its TokenEnv, for Guard.Add
 }
 
 // StartGroup starts argv in dir, in a new process group whose leader dies
 // with bpm (Pdeathsig), with bpm's environment (less the socket-activation
-// variables) plus env, no stdin, extra as fd 3, 4 …, and stdout and stderr
-// on pipes of their own. The leader's pid is also the group's id.
+// variables) plus env and a new token (TokenEnv), no stdin, extra as fd 3,
+// 4 …, and stdout and stderr on pipes of their own. The leader's pid is also
+// the group's id.
 func StartGroup(argv []string, dir string, env []string, extra []*os.File) (*Child, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("empty command")
@@ -39,7 +41,8 @@ func StartGroup(argv []string, dir string, env []string, extra []*os.File) (*Chi
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
-	cmd.Env = append(WithoutSocketEnv(os.Environ()), env...)
+	token := NewToken()
+	cmd.Env = append(append(WithoutSocketEnv(os.Environ()), env...), TokenEnv+"="+token)
 	cmd.Stdin = nil
 	cmd.Stdout = outW
 	cmd.Stderr = errW
@@ -53,7 +56,7 @@ func StartGroup(argv []string, dir string, env []string, extra []*os.File) (*Chi
 		errR.Close()
 		return nil, err
 	}
-	return &Child{Cmd: cmd, Stdout: outR, Stderr: errR}, nil
+	return &Child{Cmd: cmd, Stdout: outR, Stderr: errR, Token: token}, nil
 }
 
 // ExitInfo describes how a child ended.
@@ -62,6 +65,9 @@ type ExitInfo struct {
 	Signal string // signal name when killed by one
 	Err    error  // wait error other than a non-zero exit
 	At     time.Time
+	// Left lists the descendants that were still alive when the leader
+	// exited (Guard.Release), which bpm then killed.
+	Left []int
 }
 
 // String reads like "exit code 3" or "killed by SIGKILL".

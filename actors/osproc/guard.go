@@ -36,7 +36,9 @@ const (
 // Guard reports the process groups of runs and builds to a guard process,
 // which kills those still registered when bpm goes away, however it goes
 // (SIGKILL included): Pdeathsig only reaches a group's leader, not what the
-// leader forked. A nil *Guard does nothing.
+// leader forked. Its keeper also follows each leader's descendants that
+// leave its group (tree.go, guardtree.go): it stops them with the leader and
+// registers their groups too. A nil *Guard does nothing.
 //
 // One goroutine, the keeper, owns the registered groups and the guard
 // process; Add, Remove and Close send it messages. When the guard process
@@ -50,8 +52,8 @@ const (
 // SIGKILL it would kill the guard before it cleans up, and a signal it
 // caught would tell it nothing EOF does not, while the kernel sends it when
 // the thread that forked the guard ends, which in Go need not be bpm's end.
-// It is no child subreaper either: that adopts only the guard's own orphaned
-// descendants, and the runs descend from bpm. It leads its own process
+// The guard is no child subreaper either: that adopts only the guard's own
+// orphaned descendants, and the runs descend from bpm, which is one. It leads its own process
 // group, so a signal to bpm's group (`kill -9 %1` in a shell) leaves it
 // there to clean up.
 type Guard struct {
@@ -59,10 +61,14 @@ type Guard struct {
 	done chan struct{} // closed once the keeper has finished (after Close)
 }
 
-// guardOp is a message to the keeper: '+' or '-' with a group, or close.
+// guardOp is a message to the keeper: '+' or '-' with a group, or close;
+// or, about the descendants of a registered leader, opRelease and opSignal.
 type guardOp struct {
-	op   byte // '+', '-', or 0 for Close
-	pgid int
+	op    byte // '+', '-', opRelease, opSignal, or 0 for Close
+	pgid  int
+	token string         // '+': the leader's TokenEnv
+	sig   syscall.Signal // opSignal
+	reply chan []int     // opRelease
 }
 
 // StartGuard starts the guard process: /bin/sh running guardScript, or
@@ -74,7 +80,8 @@ func StartGuard(argv []string) (*Guard, error) {
 // startGuard is StartGuard with the shell command (with its arguments, as
 // in "busybox sh") given.
 func startGuard(shell, argv []string) (*Guard, error) {
-	k := &guardKeeper{shell: shell, argv: argv, groups: map[int]bool{}}
+	beSubreaper()
+	k := &guardKeeper{shell: shell, argv: argv, groups: map[int]bool{}, escaped: map[int]bool{}, tree: newTree()}
 	p, err := k.spawn()
 	if err != nil {
 		return nil, err
@@ -85,11 +92,14 @@ func startGuard(shell, argv []string) (*Guard, error) {
 	return g, nil
 }
 
-// Add registers the process group pgid.
-func (g *Guard) Add(pgid int) { g.send(guardOp{'+', pgid}) }
+// Add registers the process group pgid, whose leader (bpm's child) has
+// token (TokenEnv) in its environment: the group, and every descendant of
+// the leader, also one that leaves the group (tree.go).
+func (g *Guard) Add(pgid int, token string) { g.send(guardOp{op: '+', pgid: pgid, token: token}) }
 
-// Remove unregisters pgid once bpm has seen its leader exit and killed the rest.
-func (g *Guard) Remove(pgid int) { g.send(guardOp{'-', pgid}) }
+// Remove unregisters pgid once bpm has seen its leader exit and killed the
+// rest (Release); a process still carrying its token is killed on sight.
+func (g *Guard) Remove(pgid int) { g.send(guardOp{op: '-', pgid: pgid}) }
 
 // Close tells the guard bpm is done and returns once it has killed whatever
 // is still registered and exited (bpm kills those groups itself when no
@@ -118,9 +128,14 @@ func (g *Guard) send(op guardOp) {
 
 // guardKeeper owns the registered groups and the running guard process.
 type guardKeeper struct {
-	shell    []string // runs guardScript
-	argv     []string // the guard where shell cannot be started
-	groups   map[int]bool
+	shell    []string     // runs guardScript
+	argv     []string     // the guard where shell cannot be started
+	groups   map[int]bool // registered by Add
+	escaped  map[int]bool // groups that descendants moved to (tree.go)
+	tree     *tree
+	looks    *time.Timer // the next look at the process table
+	lookAt   time.Time   // when it fires
+	every    time.Duration
 	cur      *guardProc       // nil while a replacement waits to start
 	retry    <-chan time.Time // fires when a replacement may be started
 	failures int              // guards in a row that did not start or ended at once
@@ -137,6 +152,9 @@ type guardProc struct {
 
 func (k *guardKeeper) loop(ops <-chan guardOp, done chan<- struct{}) {
 	defer close(done)
+	k.looks = time.NewTimer(treeInterval)
+	k.lookAt = time.Now().Add(treeInterval)
+	defer k.looks.Stop()
 	for {
 		var exited <-chan error
 		if k.cur != nil {
@@ -145,10 +163,13 @@ func (k *guardKeeper) loop(ops <-chan guardOp, done chan<- struct{}) {
 		select {
 		case op := <-ops:
 			if op.op == 0 {
+				k.sweepAll()
 				k.close()
 				return
 			}
 			k.apply(op)
+		case <-k.looks.C:
+			k.tick()
 		case err := <-exited:
 			k.replace(err)
 		case <-k.retry:
@@ -159,14 +180,39 @@ func (k *guardKeeper) loop(ops <-chan guardOp, done chan<- struct{}) {
 }
 
 func (k *guardKeeper) apply(op guardOp) {
-	if op.op == '+' {
-		k.groups[op.pgid] = true
+	k.lookSoon()
+	switch op.op {
+	case '+':
+		k.tree.add(op.pgid, op.token)
+		k.mark(k.groups, op.pgid, true)
+	case '-':
+		k.tree.remove(op.pgid)
+		k.mark(k.groups, op.pgid, false)
+	case opRelease:
+		op.reply <- k.release(op.pgid)
+	case opSignal:
+		k.signal(op.pgid, op.sig)
+	}
+}
+
+// mark adds pgid to or removes it from set (groups or escaped), and tells
+// the guard process when that changes whether it is registered at all.
+func (k *guardKeeper) mark(set map[int]bool, pgid int, on bool) {
+	was := k.groups[pgid] || k.escaped[pgid]
+	if on {
+		set[pgid] = true
 	} else {
-		delete(k.groups, op.pgid)
+		delete(set, pgid)
 	}
-	if k.cur != nil {
-		k.write(k.cur, []byte(string(op.op)+strconv.Itoa(op.pgid)+"\n"))
+	now := k.groups[pgid] || k.escaped[pgid]
+	if was == now || k.cur == nil {
+		return
 	}
+	op := "-"
+	if now {
+		op = "+"
+	}
+	k.write(k.cur, []byte(op+strconv.Itoa(pgid)+"\n"))
 }
 
 // replace follows the end of the guard process while bpm runs: a new one
@@ -281,6 +327,11 @@ func (k *guardKeeper) sorted() []int {
 	var pgids []int
 	for pgid := range k.groups {
 		pgids = append(pgids, pgid)
+	}
+	for pgid := range k.escaped {
+		if !k.groups[pgid] {
+			pgids = append(pgids, pgid)
+		}
 	}
 	slices.Sort(pgids)
 	return pgids

@@ -100,14 +100,14 @@ func testGuardKilledIsReplaced(t *testing.T, shell []string) {
 		t.Errorf("the guard is in process group %d, want its own (%d)", pgid, old)
 	}
 	kept, removed := startGroup(t), startGroup(t)
-	g.Add(kept)
-	g.Add(removed)
+	g.Add(kept, "")
+	g.Add(removed, "")
 	g.Remove(removed)
 	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	late := startGroup(t) // registered while the guard may be dead
-	g.Add(late)
+	g.Add(late, "")
 	fresh := waitNewGuard(t, old)
 	if !testkit.Alive(kept) || !testkit.Alive(late) {
 		t.Fatal("a group died with the killed guard")
@@ -128,7 +128,7 @@ func TestGuardClosedRightAfterItsDeathStillKillsGroups(t *testing.T) {
 		t.Run(kind.name, func(t *testing.T) {
 			g, old := startTestGuard(t, kind.shell)
 			pgid := startGroup(t)
-			g.Add(pgid)
+			g.Add(pgid, "")
 			if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
@@ -143,7 +143,7 @@ func TestGuardClosedRightAfterItsDeathStillKillsGroups(t *testing.T) {
 func TestGuardCallsAfterCloseDoNotBlock(t *testing.T) {
 	const noGroup = 1<<22 + 1 // above any pid_max: no such group
 	var none *Guard
-	none.Add(noGroup)
+	none.Add(noGroup, "")
 	none.Remove(noGroup)
 	none.Close()
 	g, _ := startTestGuard(t, []string{guardShell})
@@ -151,7 +151,7 @@ func TestGuardCallsAfterCloseDoNotBlock(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		for i := range 2 * guardQueue {
-			g.Add(noGroup + i)
+			g.Add(noGroup+i, "")
 			g.Remove(noGroup + i)
 		}
 		g.Close()

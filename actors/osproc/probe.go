@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -114,11 +115,16 @@ func ProbeTCP(ctx context.Context, d HealthDialer, addr string, timeout time.Dur
 
 // ProbeExec passes when argv exits 0 within timeout. It runs in dir with
 // env, in its own process group (registered with guard, and dying with
-// bpm), which is killed when the probe ends, so nothing it started lives on.
+// bpm), which is killed when the probe ends with every descendant of the
+// probe (Guard.Release), so nothing it started lives on.
 func ProbeExec(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration, guard *Guard) error {
 	name := "exec " + quoteArgv(argv)
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir, cmd.Env = dir, env
+	if env == nil {
+		env = os.Environ()
+	}
+	token := NewToken()
+	cmd.Dir, cmd.Env = dir, append(env[:len(env):len(env)], TokenEnv+"="+token)
 	out := &tailBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -127,9 +133,10 @@ func ProbeExec(ctx context.Context, argv []string, dir string, env []string, tim
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	pid := cmd.Process.Pid
-	guard.Add(pid)
+	guard.Add(pid, token)
 	defer guard.Remove(pid)
 	defer SignalGroup(pid, syscall.SIGKILL)
+	defer guard.Release(pid)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	t := time.NewTimer(timeout)

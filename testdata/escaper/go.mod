@@ -1,0 +1,3 @@
+module escaper
+
+go 1.26
