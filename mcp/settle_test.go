@@ -10,7 +10,9 @@ import (
 )
 
 func TestRestartWatchesTheNewRun(t *testing.T) {
-	b := startBPM(t, testkit.NewProject(t, crasher), Options{RestartSettle: 3 * time.Second})
+	dir := testkit.NewProject(t, crasher)
+	b := startBPM(t, dir, Options{RestartSettle: 3 * time.Second})
+	letCrash(t, dir, "1") // each run crashes a second in, well within the settle window
 	b.waitRunning("steady", "^steady$", 20*time.Second)
 	cs := b.session(nil)
 
