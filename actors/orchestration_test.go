@@ -71,6 +71,7 @@ ready = { tcp = %[2]q, timeout_seconds = 20 }
 }
 
 func TestDependantNeverStartsBeforeItsDependencyIsReady(t *testing.T) {
+	t.Parallel()
 	dir, _ := dependencyProject(t)
 	h := startHarness(t, dir, nil)
 
@@ -115,6 +116,7 @@ func TestDependantNeverStartsBeforeItsDependencyIsReady(t *testing.T) {
 }
 
 func TestDependantCrashWaitsForItsDependency(t *testing.T) {
+	t.Parallel()
 	dir, _ := dependencyProject(t)
 	h := startHarness(t, dir, nil)
 	h.waitState("app", StateRunning, 30*time.Second)
@@ -146,6 +148,7 @@ func TestDependantCrashWaitsForItsDependency(t *testing.T) {
 }
 
 func TestStopKeepsAProcessDownThroughCrashRestarts(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, `
 release_crash_backoff_initial_seconds = 0.1
 release_crash_backoff_max_seconds = 0.1
@@ -184,6 +187,7 @@ command = ["sh", "-c", "echo up; sleep 1.2; exit 3"]
 }
 
 func TestStopDuringABuildCancelsItAndRestartUndoesTheStop(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, `
 [process.app]
 type = "command"
@@ -202,6 +206,7 @@ command = ["sleep", "1000"]
 }
 
 func TestAllStopsDependantsFirstAndStartsInDependencyOrder(t *testing.T) {
+	t.Parallel()
 	dir, _ := dependencyProject(t)
 	h := startHarness(t, dir, nil)
 	h.waitState("app", StateRunning, 30*time.Second)
@@ -247,6 +252,7 @@ func TestAllStopsDependantsFirstAndStartsInDependencyOrder(t *testing.T) {
 }
 
 func TestCrashLoopWaitsTheLongestBackoffAndEndsWhenARunStaysUp(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, `
 release_crash_backoff_initial_seconds = 0.05
 release_crash_backoff_max_seconds = 0.6
@@ -311,6 +317,7 @@ func (h *bpmHarness) reload(doc string) ReloadReply {
 // port of its own it does not find it taken, and with `listen` it takes
 // the socket over.
 func TestReloadRenamesAProcess(t *testing.T) {
+	t.Parallel()
 	bin := buildGoapp(t)
 	own, shared := testkit.FreePort(t), testkit.FreePort(t)
 	doc := func(a, b string) string {
@@ -382,6 +389,7 @@ func TestReloadsAddingAndRemovingLeakNoGoroutines(t *testing.T) {
 // A crash's cause early in a run (a panic before its long dump) is kept for
 // the crash loop even when the ring has dropped it.
 func TestFirstErrorLineOutlivesTheRing(t *testing.T) {
+	t.Parallel()
 	f := spawnLogBuffer(t, 10, 2)
 	lines := []string{"starting", "panic: database connection refused", "goroutine 1 [running]:"}
 	for i := range 200 {
@@ -408,6 +416,7 @@ func TestFirstErrorLineOutlivesTheRing(t *testing.T) {
 // restart "all" restarts a dependant with restart_with_dependencies once,
 // not once for its dependency's new run and once more for the batch.
 func TestRestartAllRestartsEachDependantOnce(t *testing.T) {
+	t.Parallel()
 	dir, _ := dependencyProject(t)
 	h := startHarness(t, dir, nil)
 	app := h.waitState("app", StateRunning, 30*time.Second)
@@ -429,6 +438,7 @@ func TestRestartAllRestartsEachDependantOnce(t *testing.T) {
 
 // The shutdown bound follows the config as reloaded, not as bpm started.
 func TestShutdownTimeoutFollowsAReload(t *testing.T) {
+	t.Parallel()
 	base := "[process.a]\ntype = \"command\"\ncommand = [\"sleep\", \"1000\"]\n"
 	h := startHarness(t, testkit.NewProject(t, base), nil)
 	h.waitState("a", StateRunning, 20*time.Second)

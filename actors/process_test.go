@@ -15,6 +15,7 @@ import (
 )
 
 func TestRustAndNpmProjectsBuildRunAndLog(t *testing.T) {
+	t.Parallel()
 	testkit.Need(t, "cargo", "npm", "node")
 	dir := testkit.NewProject(t, `
 [process.rust]
@@ -63,6 +64,7 @@ command = ["npm", "start"]
 }
 
 func TestSIGKILLedRunRestartsAfterReleaseBackoff(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, `
 [process.app]
 type = "command"
@@ -97,6 +99,7 @@ command = ["sleep", "1000"]
 }
 
 func TestSIGKILLedRunRestartsAfterDevWaitInDevMode(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, `
 dev_crash_wait_seconds = 1.5
 release_crash_backoff_initial_seconds = 0.1
@@ -135,6 +138,7 @@ command = ["sleep", "1000"]
 // The crash backoff grows by 1.5 per crash up to the cap and starts over
 // after a run that stayed up 60 s; the fake clock stands in for the waits.
 func TestReleaseBackoffCurveWithInjectedClock(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, `
 release_crash_backoff_initial_seconds = 2
 release_crash_backoff_max_seconds = 7
@@ -191,6 +195,7 @@ command = ["sh", "-c", "while [ ! -e crash ]; do sleep 0.01; done; rm crash; exi
 }
 
 func TestRestartBuildsWhileOldRunServes(t *testing.T) {
+	t.Parallel()
 	testkit.Need(t, "node")
 	port := testkit.FreePort(t)
 	dir := testkit.NewProject(t, fmt.Sprintf(`
@@ -238,6 +243,7 @@ env = { FIXTURE_LISTEN = "127.0.0.1:%d" }
 }
 
 func TestBrokenBuildKeepsOldRunServing(t *testing.T) {
+	t.Parallel()
 	testkit.Need(t, "cargo")
 	dir := testkit.NewProject(t, `
 [process.app]
@@ -271,6 +277,7 @@ type = "rust"
 }
 
 func TestConcurrentRestartsCoalesceIntoAtMostTwoBuilds(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, `
 [process.app]
 type = "command"
@@ -315,6 +322,7 @@ command = ["sleep", "1000"]
 }
 
 func TestModeClockSwitchesBackToReleaseAndRebuilds(t *testing.T) {
+	t.Parallel()
 	testkit.Need(t, "cargo")
 	dir := testkit.NewProject(t, `
 dev_timeout_hours = 0.002
@@ -354,6 +362,7 @@ type = "rust"
 }
 
 func TestBuildFailureAtStartLeavesBuildFailedUntilARestartBuilds(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, `
 [process.app]
 type = "command"
@@ -383,6 +392,7 @@ command = ["sleep", "1000"]
 // A crash while a restart builds: the crash restart runs the last good build
 // meanwhile, and a failed build leaves that run serving.
 func TestCrashDuringBuildRestartsLastGoodBuild(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, `
 dev_crash_wait_seconds = 0.2
 
@@ -419,6 +429,7 @@ command = ["sleep", "1000"]
 }
 
 func TestStopDuringBuildKillsTheBuild(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, `
 [process.app]
 type = "command"

@@ -16,6 +16,7 @@ import (
 // A crash of another process surfaces on the session's next call, once,
 // in the text and the structured result, and as a log notification.
 func TestACrashSurfacesOnTheNextCall(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, crasher)
 	b := startBPM(t, dir, Options{})
 	b.waitRunning("crasher", "^starting$", 20*time.Second)
@@ -70,6 +71,7 @@ func TestACrashSurfacesOnTheNextCall(t *testing.T) {
 // get_status, which shows everything. Alerts are per session: another
 // session is told of both.
 func TestNoAlertForWhatTheCallReports(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, crasher)
 	b := startBPM(t, dir, Options{})
 	b.waitRunning("steady", "^steady$", 20*time.Second)

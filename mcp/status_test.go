@@ -37,6 +37,7 @@ func letCrash(t *testing.T, dir, seconds string) {
 }
 
 func TestStatusTextShowsEventsAndTheStderrOfACrash(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, crasher)
 	b := startBPM(t, dir, Options{})
 	letCrash(t, dir, "0")

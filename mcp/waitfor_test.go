@@ -11,6 +11,7 @@ import (
 )
 
 func TestWaitFor(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, crasher+`
 [process.ticker]
 type = "command"
