@@ -46,6 +46,7 @@ func hasInOrder(kinds []string, want ...string) bool {
 }
 
 func TestListenHandoffUnderLoadLosesNoRequest(t *testing.T) {
+	t.Parallel() // losing no request must hold with other tests beside it too
 	tests := []struct {
 		name    string
 		tools   []string
