@@ -33,6 +33,7 @@ func runBPM(t *testing.T, env []string, args ...string) (int, string) {
 // although the file parses: programs that cannot start, a blocked .envrc,
 // and listen addresses that cannot all be bound.
 func TestCheckRejectsWhatCannotRun(t *testing.T) {
+	t.Parallel()
 	testkit.Need(t, "direnv")
 	home := t.TempDir()
 	direnvEnv := []string{"XDG_DATA_HOME=" + filepath.Join(home, "data"), "XDG_CONFIG_HOME=" + filepath.Join(home, "config")}
@@ -74,6 +75,7 @@ func TestCheckRejectsWhatCannotRun(t *testing.T) {
 // --port replaces mcp_port after the file is checked, so bpm checks the
 // listen addresses again against it.
 func TestPortFlagOnAListenAddressExitsTwo(t *testing.T) {
+	t.Parallel()
 	port := testkit.FreePort(t)
 	dir := testkit.NewProject(t, fmt.Sprintf("[process.a]\ntype = \"go\"\nlisten = \":%d\"\n", port))
 	code, stderr := runBPM(t, nil, "--port", strconv.Itoa(port), dir)
@@ -88,6 +90,7 @@ func TestPortFlagOnAListenAddressExitsTwo(t *testing.T) {
 // What bpm check rejects about the machine does not stop bpm itself: it
 // warns and runs the processes it can.
 func TestBPMWarnsAboutAMissingProgramAndRunsTheOthers(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, `
 [process.broken]
 type = "command"

@@ -16,6 +16,7 @@ import (
 // bpm check and for bpm itself, which must not start the process without
 // its limit: exit 2, naming file, line and key, and nothing bound.
 func TestCPUPercentWithoutCgroupV2CPUIsAConfigError(t *testing.T) {
+	t.Parallel()
 	port := testkit.FreePort(t)
 	dir := testkit.NewProject(t, fmt.Sprintf(`mcp_port = %d
 

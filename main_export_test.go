@@ -167,6 +167,7 @@ func servesUnderSocketActivation(t *testing.T, fixture string, envrc bool) {
 // The demo project, exported whole (docs/operations.md shows it): its units
 // verify, and its server answers on the socket systemd would hold.
 func TestExportOfTheHelloExampleVerifiesAndServes(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "hello")
 	testkit.CopyDir(t, "examples/hello", dir)
 	addr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
@@ -200,6 +201,7 @@ func TestExportOfTheHelloExampleVerifiesAndServes(t *testing.T) {
 }
 
 func TestExportExitCodes(t *testing.T) {
+	t.Parallel()
 	broken := t.TempDir()
 	testkit.CopyDir(t, "testdata/goapp", broken)
 	testkit.WriteFile(t, filepath.Join(broken, "broken.go"), "package main\n\nfunc broken() { undefinedName() }\n")
@@ -233,6 +235,7 @@ func TestExportExitCodes(t *testing.T) {
 // the project, with KillMode=mixed so that bpm stops its processes itself,
 // SIGHUP for systemctl reload, and no Delegate= without cgroup limits.
 func TestSystemdPrintsAUnitRunningBPM(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, "[process.a]\ntype = \"command\"\ncommand = [\"sleep\", \"1000\"]\nstop_timeout_seconds = 20\n")
 	for _, user := range []bool{false, true} {
 		args := []string{"systemd", dir}
@@ -274,6 +277,7 @@ func TestSystemdPrintsAUnitRunningBPM(t *testing.T) {
 
 // Without --out the units go to ./systemd/, named with --name's prefix.
 func TestExportWritesIntoSystemdDirByDefault(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, "[process.a]\ntype = \"command\"\ncommand = [\"sleep\", \"1000\"]\n")
 	cwd := t.TempDir()
 	cmd := exec.Command(bpmBin, "export", "systemd", "--name", "shop", dir)

@@ -151,6 +151,7 @@ command = ["sh", "-c", "tr '\\0' a < /dev/zero"]
 
 // SIGTERM while a build runs cancels it cleanly: no actor fails on a message.
 func TestSIGTERMDuringABuildStopsCleanly(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, "[process.slow]\ntype = \"command\"\nbuild = [\"sleep\", \"30\"]\ncommand = [\"sleep\", \"1000\"]\n")
 	b := startBPM(t, "--port", strconv.Itoa(testkit.FreePort(t)), dir)
 	testkit.WaitFor(t, 10*time.Second, "the build to be under way", func() bool {

@@ -38,6 +38,7 @@ func waitGuard(t *testing.T, bpm, old int) int {
 // Guard killed, then bpm killed, both with SIGKILL: bpm used to run on
 // without a guard, and the runs' descendants were orphaned.
 func TestGuardKilledThenBPMKilledLeavesNoDescendant(t *testing.T) {
+	t.Parallel()
 	b, all := startFamily(t)
 	bpm := b.cmd.Process.Pid
 	old := waitGuard(t, bpm, 0)

@@ -34,6 +34,7 @@ func startLocked(t *testing.T, dir string) (*bpmProcess, string, int) {
 const sleeper = "[process.a]\ntype = \"command\"\ncommand = [\"sleep\", \"1000\"]\n"
 
 func TestSecondBPMOnAProjectExitsOneNamingTheFirst(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, sleeper)
 	first, url, _ := startLocked(t, dir)
 	lock, err := os.ReadFile(filepath.Join(dir, ".bpm", "lock"))
@@ -66,6 +67,7 @@ func TestSecondBPMOnAProjectExitsOneNamingTheFirst(t *testing.T) {
 // The lock goes with the bpm that holds it, even when it is killed: a new
 // bpm takes it over and writes its own pid.
 func TestProjectLockGoesWithBPM(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, sleeper)
 	first, _, _ := startLocked(t, dir)
 	first.cmd.Process.Signal(syscall.SIGKILL)
@@ -97,6 +99,7 @@ func fdsOn(t *testing.T, pid int, path string) []string {
 // The lock's descriptor is close-on-exec: a run that outlived bpm must not
 // keep the project locked.
 func TestProjectLockIsNotInheritedByRuns(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, sleeper)
 	b, _, run := startLocked(t, dir)
 	lock := filepath.Join(dir, ".bpm", "lock")

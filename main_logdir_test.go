@@ -18,6 +18,7 @@ import (
 // starts on the same project: search_logs index -2 is the previous
 // session's run, with its pid, marked as such.
 func TestLogsSurviveABPMRestart(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, `log_dir = "logs"
 
 [process.app]

@@ -67,6 +67,7 @@ func shProcess(name, text string) string {
 }
 
 func TestSIGHUPReloadsTheConfig(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	file := filepath.Join(dir, ".mcp-run")
 	write := func(doc string) {

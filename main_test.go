@@ -179,6 +179,7 @@ command = ["sh", "-c", "sleep 1000 & sleep 1000 & echo forked; wait"]
 }
 
 func TestSIGTERMStopsEveryProcessAndExitsZero(t *testing.T) {
+	t.Parallel()
 	b, all := startFamily(t)
 	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -197,6 +198,7 @@ func TestSIGTERMStopsEveryProcessAndExitsZero(t *testing.T) {
 }
 
 func TestCheckPrintsThePlan(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	mcpRun := "[process.web]\ntype = \"command\"\nbuild = [\"make\", \"web\"]\ncommand = [\"./web\", \"--port\", \"8080\"]\n"
 	os.WriteFile(filepath.Join(dir, ".mcp-run"), []byte(mcpRun), 0o644)
@@ -212,6 +214,7 @@ func TestCheckPrintsThePlan(t *testing.T) {
 }
 
 func TestBadConfigExitsTwoNamingFileLineAndKey(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	mcpRun := "mcp_port = 3001\n\n[process.web]\ntype = \"command\"\ncommand = [\"x\"]\ncolour = \"red\"\n"
 	os.WriteFile(filepath.Join(dir, ".mcp-run"), []byte(mcpRun), 0o644)
@@ -232,6 +235,7 @@ func TestBadConfigExitsTwoNamingFileLineAndKey(t *testing.T) {
 }
 
 func TestBadUsageExitsTwo(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{{"--nope"}, {"a", "b"}, {"--port", "70000", "."}} {
 		cmd := exec.Command(bpmBin, args...)
 		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
@@ -284,6 +288,7 @@ func TestListenSocketReachesAppThroughDirenvWithItsPid(t *testing.T) {
 }
 
 func TestExamplesAreValidProjects(t *testing.T) {
+	t.Parallel()
 	dirs, _ := filepath.Glob("examples/*/.mcp-run")
 	if len(dirs) < 2 {
 		t.Fatalf("found %d example projects", len(dirs))
@@ -297,6 +302,7 @@ func TestExamplesAreValidProjects(t *testing.T) {
 }
 
 func TestMCPPortInUseExitsOneNamingThePort(t *testing.T) {
+	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -315,6 +321,7 @@ func TestMCPPortInUseExitsOneNamingThePort(t *testing.T) {
 }
 
 func TestEnvrcWithoutDirenvExitsTwoSayingHowToInstall(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, ".mcp-run"), []byte("[process.a]\ntype = \"command\"\ncommand = [\"true\"]\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, ".envrc"), []byte("export A=1\n"), 0o644)
@@ -333,6 +340,7 @@ func TestEnvrcWithoutDirenvExitsTwoSayingHowToInstall(t *testing.T) {
 // SIGKILL leaves bpm no chance to stop anything: Pdeathsig takes each run's
 // leader down, and the guard process kills what the leaders forked.
 func TestNoProcessOutlivesBPMKilledWithSIGKILL(t *testing.T) {
+	t.Parallel()
 	b, all := startFamily(t)
 	if err := b.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -351,6 +359,7 @@ func TestNoProcessOutlivesBPMKilledWithSIGKILL(t *testing.T) {
 // bpm's output going nowhere (a closed pipe, a terminal gone) must not take
 // bpm and its processes down.
 func TestClosedStdoutDoesNotKillBPM(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, "[process.talker]\ntype = \"command\"\ncommand = [\"sh\", \"-c\", \"while :; do echo chatter; sleep 0.01; done\"]\n")
 	port := strconv.Itoa(testkit.FreePort(t))
 	cmd := exec.Command(bpmBin, "--port", port, dir)
@@ -392,6 +401,7 @@ func TestClosedStdoutDoesNotKillBPM(t *testing.T) {
 // The Go fixture drains with the same code the example shows users, so the
 // recipe in docs/zero-downtime.md is the one the hand-off tests exercise.
 func TestGoFixtureDrainsWithTheExamplesCode(t *testing.T) {
+	t.Parallel()
 	example, err := os.ReadFile("examples/hello/drain.go")
 	if err != nil {
 		t.Fatal(err)
@@ -407,6 +417,7 @@ func TestGoFixtureDrainsWithTheExamplesCode(t *testing.T) {
 
 // The MCP endpoint answers while the first builds still run.
 func TestMCPIsUpBeforeTheFirstBuildEnds(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, "[process.slow]\ntype = \"command\"\nbuild = [\"sleep\", \"30\"]\ncommand = [\"sleep\", \"1000\"]\n")
 	port := strconv.Itoa(testkit.FreePort(t))
 	started := time.Now()
@@ -441,6 +452,7 @@ func TestMCPIsUpBeforeTheFirstBuildEnds(t *testing.T) {
 // A process that ignores its stop signal holds a clean shutdown up to its
 // stop timeout; a second SIGINT kills everything at once.
 func TestSecondSIGINTKillsAtOnce(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, `
 [process.stubborn]
 type = "command"

@@ -6,6 +6,7 @@ import (
 )
 
 func TestReleaseBackoff(t *testing.T) {
+	t.Parallel()
 	s := time.Second
 	tests := []struct {
 		n    int

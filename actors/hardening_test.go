@@ -19,6 +19,7 @@ import (
 // the process starts, instead of the build waiting for the pipes the child
 // holds open, for ever.
 func TestBuildThatBackgroundsAChildCompletesAndTheChildIsKilled(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, `
 [process.app]
 type = "command"
@@ -41,6 +42,7 @@ command = ["sleep", "1000"]
 // A failed first build (say the network is not up yet at boot) is retried
 // on the release backoff until it succeeds, without anyone calling restart.
 func TestFailedFirstBuildIsRetriedOnTheReleaseBackoff(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, `
 release_crash_backoff_initial_seconds = 0.2
 release_crash_backoff_max_seconds = 0.5
@@ -67,6 +69,7 @@ command = ["sleep", "1000"]
 // The switch back to release mode rebuilds what runs a dev build, and leaves
 // a process that never left its release build alone.
 func TestReleaseSwitchRebuildsOnlyProcessesRunningADevBuild(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, `
 dev_timeout_hours = 0.0005
 
@@ -101,6 +104,7 @@ command = ["sleep", "1000"]
 // A clean shutdown waits as long as the slowest stop may take: a stop
 // timeout of minutes must not be cut short by a fixed bound.
 func TestShutdownTimeoutCoversTheLongestStopTimeout(t *testing.T) {
+	t.Parallel()
 	for _, stop := range []float64{5, 150, 600} {
 		dir := testkit.NewProject(t, "[process.a]\ntype = \"command\"\ncommand = [\"true\"]\n\n"+
 			"[process.b]\ntype = \"command\"\ncommand = [\"true\"]\nstop_timeout_seconds = "+strconv.FormatFloat(stop, 'f', -1, 64)+"\n")
@@ -117,6 +121,7 @@ func TestShutdownTimeoutCoversTheLongestStopTimeout(t *testing.T) {
 
 // Dependants stop before their dependencies, so a chain's stop timeouts add up.
 func TestShutdownTimeoutCoversTheLongestDependencyChain(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, "[process.db]\ntype = \"command\"\ncommand = [\"true\"]\nstop_timeout_seconds = 100\n\n"+
 		"[process.api]\ntype = \"command\"\ncommand = [\"true\"]\ndepends_on = [\"db\"]\nstop_timeout_seconds = 200\n\n"+
 		"[process.web]\ntype = \"command\"\ncommand = [\"true\"]\ndepends_on = [\"api\"]\nstop_timeout_seconds = 50\n\n"+
@@ -134,6 +139,7 @@ func TestShutdownTimeoutCoversTheLongestDependencyChain(t *testing.T) {
 // A ring is bounded in bytes as well as lines: long lines cannot make a run's
 // history cost hundreds of megabytes.
 func TestRingsAreBoundedInBytes(t *testing.T) {
+	t.Parallel()
 	const logBytes = 1 << 20
 	b := NewLogBuffer("web", 10000, 2, nil, nil)
 	b.bytes = logBytes
@@ -160,6 +166,7 @@ func TestRingsAreBoundedInBytes(t *testing.T) {
 // (a ring never opened or already dropped): a credit that never returned
 // would slow that reader for good.
 func TestChunkBuffersComeBackEvenForUnknownRings(t *testing.T) {
+	t.Parallel()
 	b := NewLogBuffer("web", 10, 1, nil, nil)
 	free := make(chan []byte, readerBuffers)
 	b.chunk(LogChunk{Kind: KindRun, ID: 7, Stream: Stdout, Data: []byte("nobody\n"), Free: free})
@@ -173,6 +180,7 @@ func TestChunkBuffersComeBackEvenForUnknownRings(t *testing.T) {
 // A line longer than a chunk is stored cut at 64 KiB with a marker, and the
 // lines after it are intact.
 func TestReaderCutsLinesLongerThanAChunk(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, `
 [process.long]
 type = "command"
@@ -198,6 +206,7 @@ func hasEvent(st ProcessStatus, kind, text string) bool {
 // A pattern of megabytes is refused before it is compiled (compiling one
 // took RSS from 27 MB to 523 MB), with the limit in the message.
 func TestHugePatternIsRefusedWithTheLimit(t *testing.T) {
+	t.Parallel()
 	b := NewLogBuffer("web", 10, 1, nil, nil)
 	b.open(LogStart{Kind: KindRun, ID: 1})
 	r := b.search(SearchRequest{Kind: KindRun, Index: -1, Pattern: strings.Repeat("(a|b)", 600_000)})
@@ -209,6 +218,7 @@ func TestHugePatternIsRefusedWithTheLimit(t *testing.T) {
 // A quiet process's pipes start with small buffers; a line longer than one is
 // carried into a full-size buffer, not cut.
 func TestLineLongerThanTheFirstBufferIsKeptWhole(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, `
 [process.quiet]
 type = "command"

@@ -125,6 +125,23 @@ func (h *bpmHarness) waitState(name, state string, within time.Duration) Process
 	return last
 }
 
+// waitEvent waits until name has an event of kind and returns the last
+// one. Events stay in the status's history, where a state that passes
+// (backoff, crashed) may be over before a loaded machine looks.
+func (h *bpmHarness) waitEvent(name, kind string, within time.Duration) Event {
+	h.t.Helper()
+	var found Event
+	testkit.WaitFor(h.t, within, "an event "+kind+" of "+name, func() bool {
+		for _, e := range h.proc(name).Events {
+			if e.Kind == kind {
+				found = e
+			}
+		}
+		return found.Kind != ""
+	})
+	return found
+}
+
 // logHas reports whether the newest run of name has a line matching pattern.
 func (h *bpmHarness) logHas(name string, kind LogKind, pattern string) bool {
 	r := h.search(name, SearchRequest{Kind: kind, Pattern: pattern, Index: -1})

@@ -13,6 +13,7 @@ import (
 )
 
 func TestHealthProbesFollowTheListenHandoff(t *testing.T) {
+	t.Parallel()
 	bin := buildGoapp(t)
 	dir, port := goappProject(t, bin, `http = "http://127.0.0.1:PORT/"`, 20, 1, "FIXTURE_HEALTH_FILE=health")
 	appendHealth(t, dir, fmt.Sprintf("http = \"http://127.0.0.1:%d/health\"\ninterval_seconds = 0.1\nfailures = 2", port))
@@ -42,6 +43,7 @@ func TestHealthProbesFollowTheListenHandoff(t *testing.T) {
 // the old run's probes may reach the new run; a new run failing them must
 // not get the serving old run killed.
 func TestHealthFailureOfStartingNewRunDoesNotKillOldRun(t *testing.T) {
+	t.Parallel()
 	bin := buildGoapp(t)
 	// Only a run with FIXTURE_ECHO=ready becomes ready.
 	dir, port := goappProject(t, bin, `log = "^echo=ready$"`, 5, 1, "FIXTURE_HEALTH_FILE=health", "FIXTURE_ECHO=ready")

@@ -141,6 +141,7 @@ func eventMessage(st ProcessStatus, kind string) string {
 }
 
 func TestHealthFailureRestartsAndRecoveryStaysUp(t *testing.T) {
+	t.Parallel()
 	bin := buildGoapp(t)
 	for _, mk := range []func(t *testing.T) (healthCase, string){
 		func(t *testing.T) (healthCase, string) { return httpHealthCase(t, bin) },
@@ -209,6 +210,7 @@ func checkHealthCycle(t *testing.T, h *bpmHarness, c healthCase) {
 }
 
 func TestHealthProbeThatHangsIsCutAtTimeout(t *testing.T) {
+	t.Parallel()
 	bin := buildGoapp(t)
 	port := testkit.FreePort(t)
 	tests := []struct {
@@ -265,6 +267,7 @@ failures = 1
 }
 
 func TestHealthProbesStartAfterReadyOnEveryRun(t *testing.T) {
+	t.Parallel()
 	port := testkit.FreePort(t)
 	dir := testkit.NewProject(t, fmt.Sprintf(`
 release_crash_backoff_initial_seconds = 0.1
@@ -313,6 +316,7 @@ failures = 1
 }
 
 func TestHealthSharesPortWithListen(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		hc     config.Health

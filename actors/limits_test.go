@@ -49,6 +49,7 @@ func procLimits(t *testing.T, pid int) string {
 }
 
 func TestLimitsAppearInProcLimitsOfTheApp(t *testing.T) {
+	t.Parallel()
 	bin := buildGoapp(t)
 	for _, listen := range []bool{false, true} {
 		t.Run(fmt.Sprintf("listen=%v", listen), func(t *testing.T) {
@@ -95,6 +96,7 @@ func TestLimitsAppearInProcLimitsOfTheApp(t *testing.T) {
 }
 
 func TestMemoryLimitEndsRunAndLastExitSaysWhy(t *testing.T) {
+	t.Parallel()
 	bin := buildGoapp(t)
 	// 1024 MiB of address space lets a Go program start (it reserves about
 	// 800 MiB) but not take 2048 MiB more: the Go runtime ends it (out of
@@ -125,6 +127,7 @@ func TestMemoryLimitEndsRunAndLastExitSaysWhy(t *testing.T) {
 }
 
 func TestNoMemoryNoteForARunBPMStops(t *testing.T) {
+	t.Parallel()
 	bin := buildGoapp(t)
 	// An allocation well within the limit, and a run bpm stops: no note.
 	dir := limitsProject(t, bin, "stop_timeout_seconds = 3", "memory_mb = 4096", "FIXTURE_ALLOC_MB=32")
@@ -141,6 +144,7 @@ func TestNoMemoryNoteForARunBPMStops(t *testing.T) {
 }
 
 func TestCPUPercentWithoutCgroupsDoesNotStart(t *testing.T) {
+	t.Parallel()
 	bin := buildGoapp(t)
 	// bpm refuses this config at start on such a host (osproc.Prepare);
 	// the process actor keeps the promise for callers that skip that.
@@ -167,6 +171,7 @@ func runHead(h *bpmHarness) string {
 }
 
 func TestReloadAppliesOpenFilesAndRefusesCPUPercentItCannotApply(t *testing.T) {
+	t.Parallel()
 	bin := buildGoapp(t)
 	dir := limitsProject(t, bin, "", "memory_mb = 4096")
 	h := startHarness(t, dir, nil)

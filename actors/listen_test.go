@@ -46,6 +46,7 @@ func hasInOrder(kinds []string, want ...string) bool {
 }
 
 func TestListenHandoffUnderLoadLosesNoRequest(t *testing.T) {
+	t.Parallel() // losing no request must hold with other tests beside it too
 	tests := []struct {
 		name    string
 		tools   []string
@@ -131,6 +132,7 @@ listen = "127.0.0.1:%d"
 }
 
 func TestListenRollsBackWhenNewRunExitsAtStart(t *testing.T) {
+	t.Parallel()
 	// A log check, not "alive for 1 s": on a loaded machine node may take a
 	// second to start and exit, and the exit must come before readiness.
 	dir, port := nodeSwapProject(t, `
@@ -176,6 +178,7 @@ timeout_seconds = %d
 }
 
 func TestListenKillsNewRunThatNeverBecomesReady(t *testing.T) {
+	t.Parallel()
 	// 3 s: a loaded machine may take a second to start node and read its
 	// first line, which the error must carry.
 	h, old, port := startNeverReadyHandoff(t, 3)
@@ -207,6 +210,7 @@ func TestListenKillsNewRunThatNeverBecomesReady(t *testing.T) {
 
 // A shutdown during a hand-off stops the new run too and still completes.
 func TestStopDuringHandoffStopsBothRuns(t *testing.T) {
+	t.Parallel()
 	h, old, _ := startNeverReadyHandoff(t, 60)
 	replies := make(chan RestartReply, 1)
 	go func() { replies <- h.restart("app") }()
@@ -238,6 +242,7 @@ func TestStopDuringHandoffStopsBothRuns(t *testing.T) {
 // time: nothing serves, and the crash wait that passed during the swap must
 // not leave the process down for good.
 func TestOldRunDyingDuringAFailedHandoffIsStillRestarted(t *testing.T) {
+	t.Parallel()
 	dir, _ := nodeSwapProject(t, "[process.app.ready]\nlog = \"^nodeapp started\"\ntimeout_seconds = 3\n")
 	// The dev crash wait ends while the new run is still warming up.
 	file := filepath.Join(dir, config.FileName)

@@ -72,6 +72,7 @@ func texts(lines []Line) string {
 }
 
 func TestLogBufferWriteThrough(t *testing.T) {
+	t.Parallel()
 	f := spawnLogBuffer(t, 100, 10)
 	f.send(
 		LogStart{Kind: KindRun, ID: 1, PID: 100},
@@ -104,6 +105,7 @@ func TestLogBufferWriteThrough(t *testing.T) {
 }
 
 func TestLogBufferIgnoresStaleAndUnknown(t *testing.T) {
+	t.Parallel()
 	f := spawnLogBuffer(t, 100, 2)
 	f.send(
 		LogAppend{Kind: KindRun, ID: 1, Stream: Stdout, Text: "before any start"},
@@ -135,6 +137,7 @@ func TestLogBufferIgnoresStaleAndUnknown(t *testing.T) {
 }
 
 func TestLogBufferIndexResolution(t *testing.T) {
+	t.Parallel()
 	f := spawnLogBuffer(t, 3, 3)
 	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	for id := 1; id <= 4; id++ { // run 1 is dropped
@@ -190,6 +193,7 @@ func TestLogBufferIndexResolution(t *testing.T) {
 }
 
 func TestLogBufferSearchThroughActor(t *testing.T) {
+	t.Parallel()
 	f := spawnLogBuffer(t, 100, 10)
 	f.send(LogStart{Kind: KindBuild, ID: 5, PID: 55})
 	for _, s := range []string{"compiling", "a.go:1: bad", "b.go:2: worse", "done"} {

@@ -47,6 +47,7 @@ func linesChunk(kind LogKind, id int, stream string, at time.Time, lines ...stri
 // builds before its own, with their pids, start times and streams, marked
 // as from a previous session, and ids that new runs never take.
 func TestLogFilesAreReadBackByTheNextLogBuffer(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	first := fileLogBuffer(t, dir, 1<<20, 10<<20, 3)
@@ -94,6 +95,7 @@ func TestLogFilesAreReadBackByTheNextLogBuffer(t *testing.T) {
 // Files rotate at log_max_mb, keep log_keep rotated files, and the process's
 // files never pass its budget, after every single chunk.
 func TestLogFilesRotateAndStayWithinBudget(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		maxFile  int64
@@ -142,6 +144,7 @@ func TestLogFilesRotateAndStayWithinBudget(t *testing.T) {
 // Lines that are not bpm's (edited by hand, a cut last line, a run whose
 // start was rotated away) load as far as they make sense.
 func TestLogFilesLoadWhatADamagedFileHolds(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "web"), 0o755)
 	content := strings.Join([]string{
@@ -184,6 +187,7 @@ func TestLogFilesLoadWhatADamagedFileHolds(t *testing.T) {
 // run, while the lines are still kept in memory; once the file can be
 // written again, writing resumes and says how many lines it missed.
 func TestLogFilesWriteFailureIsReportedOnceAndWritingResumes(t *testing.T) {
+	t.Parallel()
 	if _, err := os.Stat("/dev/full"); err != nil {
 		t.Skip("no /dev/full")
 	}
@@ -219,6 +223,7 @@ func TestLogFilesWriteFailureIsReportedOnceAndWritingResumes(t *testing.T) {
 // Throttled (crash-loop) runs keep, write through and write to log_dir
 // only their first throttleLines lines and one marker; every line counts.
 func TestThrottledRunKeepsFiftyLinesAndCountsTheRest(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := &config.Config{LogDir: dir, LogMaxBytes: 1 << 20, LogKeep: 1, LogTotalBytes: 1 << 20, Processes: []*config.Process{{Name: "web"}}}
 	f := &logBufferFixture{t: t, sys: quietSystem(t), stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
@@ -294,6 +299,7 @@ func BenchmarkLoadFiles(b *testing.B) {
 
 // A smaller share (a reload added processes) trims the files at once.
 func TestLogShareTrimsTheFilesAtOnce(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	lb := fileLogBuffer(t, dir, 16<<10, 1<<20, 10)
 	lb.open(LogStart{Kind: KindRun, ID: 1, PID: 7, StartedAt: time.Now()})
@@ -310,6 +316,7 @@ func TestLogShareTrimsTheFilesAtOnce(t *testing.T) {
 // A log_dir removed (or a run.log moved away) while bpm writes it is made
 // again within checkFileEvery, with a note in the run saying so.
 func TestLogFilesRemovedWhileWrittenAreMadeAgain(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	logDir := filepath.Join(dir, "logs")
 	lb := fileLogBuffer(t, logDir, 1<<20, 10<<20, 3)
@@ -341,6 +348,7 @@ func TestLogFilesRemovedWhileWrittenAreMadeAgain(t *testing.T) {
 // A log_dir that cannot be made, or that other files fill, is said in every
 // new run, where an agent reads it, not only on bpm's terminal.
 func TestUnusableLogDirIsSaidInEachRun(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, want string
 		dir        func(t *testing.T) string

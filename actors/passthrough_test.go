@@ -34,6 +34,7 @@ func (w *stuckWriter) String() string {
 }
 
 func TestPassthroughNeverBlocksAndCountsWhatItDrops(t *testing.T) {
+	t.Parallel()
 	w := &stuckWriter{release: make(chan struct{})}
 	p := newPassthrough(w)
 	start := time.Now()
@@ -61,6 +62,7 @@ func TestPassthroughNeverBlocksAndCountsWhatItDrops(t *testing.T) {
 // With bpm's stdout stuck, output is still stored and searchable: the
 // process is not blocked on its pipe and searches are answered.
 func TestStuckStdoutBlocksNeitherTheAppNorSearches(t *testing.T) {
+	t.Parallel()
 	dir := testkit.NewProject(t, `
 [process.chatty]
 type = "command"

@@ -86,6 +86,7 @@ func eventAt(st ProcessStatus, kind string) (time.Time, bool) {
 }
 
 func TestReadyHandoffRollsBackNewRunThatNeverAccepts(t *testing.T) {
+	t.Parallel()
 	bin := buildGoapp(t)
 	for _, kind := range readyKinds {
 		t.Run(kind.name, func(t *testing.T) {
@@ -118,6 +119,7 @@ func TestReadyHandoffRollsBackNewRunThatNeverAccepts(t *testing.T) {
 }
 
 func TestReadyFirstStartOfRunThatNeverAcceptsIsNotReady(t *testing.T) {
+	t.Parallel()
 	bin := buildGoapp(t)
 	for _, kind := range readyKinds {
 		t.Run(kind.name, func(t *testing.T) {
@@ -140,6 +142,7 @@ func TestReadyFirstStartOfRunThatNeverAcceptsIsNotReady(t *testing.T) {
 }
 
 func TestReadyFirstStartPassesOnceTheRunAccepts(t *testing.T) {
+	t.Parallel()
 	bin := buildGoapp(t)
 	for _, kind := range readyKinds {
 		t.Run(kind.name, func(t *testing.T) {
@@ -160,6 +163,7 @@ func TestReadyFirstStartPassesOnceTheRunAccepts(t *testing.T) {
 }
 
 func TestReadyHandoffPassesOnceTheNewRunAccepts(t *testing.T) {
+	t.Parallel()
 	bin := buildGoapp(t)
 	for _, kind := range readyKinds {
 		t.Run(kind.name, func(t *testing.T) {
@@ -255,6 +259,7 @@ func listeningInode(t *testing.T, port int) uint64 {
 // under a Go run that made it non-blocking: that run would block in accept
 // and hang in its graceful stop until it is killed.
 func TestListenSpawnLeavesOldRunSocketNonBlocking(t *testing.T) {
+	t.Parallel()
 	bin := buildGoapp(t)
 	dir, port := goappProject(t, bin, `log = "^goapp listening"`, 20, 1)
 	h := startHarness(t, dir, nil)

@@ -32,6 +32,7 @@ func ns(lines []Line) string {
 }
 
 func TestRingWrapAndNumbering(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		capacity int
@@ -77,6 +78,7 @@ func TestRingWrapAndNumbering(t *testing.T) {
 }
 
 func TestRingOrderedThenAddKeepsOrder(t *testing.T) {
+	t.Parallel()
 	r := newRing(4)
 	for i := 1; i <= 6; i++ {
 		r.add(Line{Text: fmt.Sprint(i)})
@@ -92,6 +94,7 @@ func TestRingOrderedThenAddKeepsOrder(t *testing.T) {
 }
 
 func TestRingAllocatesLazily(t *testing.T) {
+	t.Parallel()
 	r := newRing(10000)
 	for range 3 {
 		r.add(Line{})
@@ -102,6 +105,7 @@ func TestRingAllocatesLazily(t *testing.T) {
 }
 
 func TestSearchLinesOrder(t *testing.T) {
+	t.Parallel()
 	// Matches at 3, 6, 7 and 12 of 14 lines.
 	lines := numbered("a", "b", "ERR 1", "c", "d", "ERR 2", "ERR 3", "e", "f", "g", "h", "ERR 4", "i", "j")
 	tests := []struct {
@@ -150,6 +154,7 @@ func TestSearchLinesOrder(t *testing.T) {
 }
 
 func TestSearchLinesLeavesInputAlone(t *testing.T) {
+	t.Parallel()
 	lines := numbered("x", "y", "x")
 	lines[1].Match = true // a stale mark must neither survive nor be cleared in the input
 	before := append([]Line(nil), lines...)
@@ -173,6 +178,7 @@ func TestSearchLinesLeavesInputAlone(t *testing.T) {
 }
 
 func TestSearchLinesErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		q    SearchRequest
@@ -209,6 +215,7 @@ func TestSearchLinesErrors(t *testing.T) {
 }
 
 func TestResolveIndex(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		kind    LogKind
@@ -249,6 +256,7 @@ func TestResolveIndex(t *testing.T) {
 }
 
 func TestFormatLines(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		lines []Line
@@ -274,6 +282,7 @@ func TestFormatLines(t *testing.T) {
 }
 
 func TestFormatLinesOfSearchWithContext(t *testing.T) {
+	t.Parallel()
 	lines := numbered("a", "b", "ERR 1", "c", "d", "e", "f", "ERR 2", "g", "h", "i", "j")
 	got, _, err := searchLines(lines, SearchRequest{Pattern: "ERR", ContextLines: 1})
 	if err != nil {
@@ -296,6 +305,7 @@ func searchLines(lines []Line, q SearchRequest) ([]Line, int, error) {
 }
 
 func TestSearchStreamAndSince(t *testing.T) {
+	t.Parallel()
 	r := newRing(10)
 	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	for i, stream := range []string{Stdout, Stderr, Stdout, Stderr, Stdout, Stderr} {
@@ -332,6 +342,7 @@ func TestSearchStreamAndSince(t *testing.T) {
 // "^tick 3$" matched "tick 30": LiteralPrefix reports an anchored literal as
 // complete, and the matcher took containing it for matching.
 func TestAnchoredLiteralDoesNotMatchLongerLines(t *testing.T) {
+	t.Parallel()
 	r := newRing(10)
 	for _, text := range []string{"tick 3", "tick 30", "a tick 3", "tick 3"} {
 		r.add(Line{Stream: Stdout, Text: text})

@@ -37,6 +37,7 @@ func (p *parent) Receive(ctx actor.Context) {
 // An actor that panics keeps its state: a process actor that hit a bug must
 // not forget the runs it supervises.
 func TestActorThatPanicsResumesWithItsState(t *testing.T) {
+	t.Parallel()
 	system := NewSystem()
 	defer system.Shutdown()
 	par := system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &parent{} }, actor.WithSupervisor(resumeStrategy)))

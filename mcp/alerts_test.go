@@ -16,7 +16,9 @@ import (
 // A crash of another process surfaces on the session's next call, once,
 // in the text and the structured result, and as a log notification.
 func TestACrashSurfacesOnTheNextCall(t *testing.T) {
-	b := startBPM(t, testkit.NewProject(t, crasher), Options{})
+	t.Parallel()
+	dir := testkit.NewProject(t, crasher)
+	b := startBPM(t, dir, Options{})
 	b.waitRunning("crasher", "^starting$", 20*time.Second)
 	logged := make(chan string, 10)
 	cs := b.session(&sdk.ClientOptions{LoggingMessageHandler: func(_ context.Context, r *sdk.LoggingMessageRequest) {
@@ -32,6 +34,7 @@ func TestACrashSurfacesOnTheNextCall(t *testing.T) {
 	if res := call(t, cs, "search_logs", map[string]any{"process": "steady"}); strings.Contains(text(res), "[alert]") {
 		t.Fatalf("alert before any crash: %s", text(res))
 	}
+	letCrash(t, dir, "0")
 	testkit.WaitFor(t, 20*time.Second, "crasher to crash", func() bool { return b.proc("crasher").State == actors.StateBackoff })
 
 	res := call(t, cs, "search_logs", map[string]any{"process": "steady"})
@@ -68,7 +71,9 @@ func TestACrashSurfacesOnTheNextCall(t *testing.T) {
 // get_status, which shows everything. Alerts are per session: another
 // session is told of both.
 func TestNoAlertForWhatTheCallReports(t *testing.T) {
-	b := startBPM(t, testkit.NewProject(t, crasher), Options{})
+	t.Parallel()
+	dir := testkit.NewProject(t, crasher)
+	b := startBPM(t, dir, Options{})
 	b.waitRunning("steady", "^steady$", 20*time.Second)
 	cs, other := b.session(nil), b.session(nil)
 	call(t, cs, "search_logs", map[string]any{"process": "steady"})
@@ -76,6 +81,7 @@ func TestNoAlertForWhatTheCallReports(t *testing.T) {
 	if res := call(t, cs, "restart", map[string]any{"process": "steady"}); strings.Contains(text(res), "[alert]") && strings.Contains(text(res), "mode") {
 		t.Errorf("restart alerts of its own mode switch:\n%s", text(res))
 	}
+	letCrash(t, dir, "0")
 	testkit.WaitFor(t, 20*time.Second, "crasher to crash", func() bool { return b.proc("crasher").Crashes > 0 })
 	if txt := text(call(t, other, "search_logs", map[string]any{"process": "steady"})); !strings.Contains(txt, " bpm switched to dev mode\n") ||
 		!strings.Contains(txt, " crasher crashed: ") {

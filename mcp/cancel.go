@@ -23,6 +23,14 @@ var cancelMark = "bpm-cancelled-" + randomHex()
 // cancelledMarkBytes is how the mark appears in an encoded answer.
 var cancelledMarkBytes = []byte(`"` + cancelMark + `":true`)
 
+// cancelledErrorBytes is the go-sdk's own answer to a request cancelled
+// before it reached a handler (the cancel came first, which a loaded machine
+// makes likely): its jsonrpc2 layer answers context.Canceled without going
+// through markCancelled. A request's context ends with that bare error when
+// the client cancelled it (a failed write ends it with a cause of its own,
+// and after a closed session nobody reads the answer), so it is dropped too.
+var cancelledErrorBytes = []byte(`,"error":{"code":0,"message":"context canceled"}}`)
+
 func randomHex() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
@@ -56,7 +64,8 @@ func cancelledResult() *sdk.CallToolResult {
 	return res
 }
 
-// dropCancelled drops the SSE events of responses marked cancelled, on the
+// dropCancelled drops the SSE events of responses marked cancelled (and the
+// go-sdk's context.Canceled errors), on the
 // POST that carried the call and on a GET that resumes its stream from the
 // event store.
 func dropCancelled(next http.Handler) http.Handler {
@@ -72,7 +81,7 @@ type cancelFilter struct {
 }
 
 func (f *cancelFilter) Write(p []byte) (int, error) {
-	if bytes.Contains(p, cancelledMarkBytes) {
+	if bytes.Contains(p, cancelledMarkBytes) || bytes.Contains(p, cancelledErrorBytes) {
 		return len(p), nil
 	}
 	return f.ResponseWriter.Write(p)

@@ -51,6 +51,7 @@ func conformanceTools(t *testing.T) (node, cli string) {
 }
 
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	node, cli := conformanceTools(t)
 	url := serveOnLoopback(t)
 	for _, scenario := range conformanceScenarios {

@@ -15,6 +15,7 @@ import (
 // Clients send null for a parameter they leave out; it must work like one
 // not given, for every optional parameter of every tool.
 func TestNullMeansNotGiven(t *testing.T) {
+	t.Parallel()
 	b := startBPM(t, testkit.NewProject(t, `
 [process.app]
 type = "command"
@@ -33,6 +34,7 @@ command = ["sh", "-c", "echo hello; sleep 1000"]
 // Every tool's process parameter lists the configured names, so a client
 // (and the model) sees them before its first call.
 func TestProcessNamesAreAnEnum(t *testing.T) {
+	t.Parallel()
 	b := startBPM(t, testkit.NewProject(t, twoProcesses), Options{})
 	cs := b.session(nil)
 	res, err := cs.ListTools(context.Background(), nil)

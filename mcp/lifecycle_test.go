@@ -24,6 +24,7 @@ command = ["sh", "-c", "echo db up; exec sleep 1000"]
 `
 
 func TestStopAndStartTools(t *testing.T) {
+	t.Parallel()
 	b := startBPM(t, testkit.NewProject(t, dependentProcesses), Options{})
 	web := b.waitRunning("web", "", 20*time.Second)
 	b.waitRunning("db", "", 20*time.Second)
@@ -76,6 +77,7 @@ func TestStopAndStartTools(t *testing.T) {
 }
 
 func TestRestartAllAndTheProcessEnum(t *testing.T) {
+	t.Parallel()
 	b := startBPM(t, testkit.NewProject(t, dependentProcesses), Options{})
 	web := b.waitRunning("web", "", 20*time.Second)
 	db := b.waitRunning("db", "", 20*time.Second)

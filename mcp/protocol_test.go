@@ -23,6 +23,7 @@ command = ["sleep", "1000"]
 `
 
 func TestInvalidLogLevelIsInvalidParams(t *testing.T) {
+	t.Parallel()
 	b := startBPM(t, testkit.NewProject(t, oneSleeper), Options{})
 	cs := b.session(nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -40,6 +41,7 @@ func TestInvalidLogLevelIsInvalidParams(t *testing.T) {
 // With an event store every SSE event carries an id, which a client sends
 // back as Last-Event-ID to resume a stream that dropped.
 func TestStreamEventsCarryIDsForResumption(t *testing.T) {
+	t.Parallel()
 	b := startBPM(t, testkit.NewProject(t, oneSleeper), Options{})
 	body := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}`
 	req, _ := http.NewRequest(http.MethodPost, b.url, strings.NewReader(body))
@@ -92,6 +94,7 @@ func (s *rawSession) post(body string) *http.Response {
 
 // The specification says a cancelled request gets no response.
 func TestACancelledRequestGetsNoResponse(t *testing.T) {
+	t.Parallel()
 	b := startBPM(t, testkit.NewProject(t, oneSleeper), Options{})
 	b.waitRunning("app", "", 20*time.Second)
 	s := newRawSession(t, b.url)

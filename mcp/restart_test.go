@@ -30,6 +30,7 @@ dir = "rust"
 }
 
 func TestRestartRebuildsRustInDevModeAndStreamsBuildProgress(t *testing.T) {
+	t.Parallel()
 	b := startBPM(t, rustProject(t, ""), Options{})
 	first := b.waitRunning("rust", `^rustapp started pid=\d+ mode=release$`, 3*time.Minute)
 
@@ -92,6 +93,7 @@ func TestRestartRebuildsRustInDevModeAndStreamsBuildProgress(t *testing.T) {
 }
 
 func TestBrokenBuildKeepsTheOldRunServingAndReturnsCompilerErrors(t *testing.T) {
+	t.Parallel()
 	port := testkit.FreePort(t)
 	dir := rustProject(t, fmt.Sprintf(`env = { FIXTURE_LISTEN = "127.0.0.1:%d" }`, port))
 	b := startBPM(t, dir, Options{})

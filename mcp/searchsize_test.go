@@ -24,6 +24,7 @@ command = ["sh", "-c", "i=0; while [ $i -lt 400 ]; do printf '%01000d\n' $i; i=$
 `
 
 func TestSearchDefaultsToTheNewestLinesAndIsCapped(t *testing.T) {
+	t.Parallel()
 	b := startBPM(t, testkit.NewProject(t, bigRuns), Options{})
 	b.waitRunning("many", "^3000$", 20*time.Second)
 	b.waitRunning("wide", "^end$", 20*time.Second)
@@ -60,6 +61,7 @@ func TestSearchDefaultsToTheNewestLinesAndIsCapped(t *testing.T) {
 // Clients show the model either the text or the JSON of the structured
 // result; both carry the same lines, and the JSON is at most 1.3x the text.
 func TestStructuredResultIsCompact(t *testing.T) {
+	t.Parallel()
 	b := startBPM(t, testkit.NewProject(t, bigRuns), Options{})
 	b.waitRunning("many", "^3000$", 20*time.Second)
 	cs := b.session(nil)

@@ -49,6 +49,7 @@ func do(t *testing.T, method, url, body string, header map[string]string) (*http
 }
 
 func TestNonLocalhostOriginIsRefusedOnEveryMethod(t *testing.T) {
+	t.Parallel()
 	b := startBPM(t, testkit.NewProject(t, sleeper), Options{})
 	for _, origin := range []string{"http://evil.example", "https://evil.example:3001", "http://localhost.evil.example",
 		"http://127.0.0.1.nip.io", "null", "file://", "http://[::2]:80"} {
@@ -74,6 +75,7 @@ func TestNonLocalhostOriginIsRefusedOnEveryMethod(t *testing.T) {
 }
 
 func TestNonLocalhostHostIsRefused(t *testing.T) {
+	t.Parallel()
 	b := startBPM(t, testkit.NewProject(t, sleeper), Options{})
 	port := b.http.Listener.Addr().(*net.TCPAddr).Port
 	resp, _ := do(t, http.MethodPost, b.url, initialize, map[string]string{"Host": "evil.example:" + strconv.Itoa(port)})
@@ -87,6 +89,7 @@ func TestNonLocalhostHostIsRefused(t *testing.T) {
 }
 
 func TestOnlyMCPPathIsServed(t *testing.T) {
+	t.Parallel()
 	b := startBPM(t, testkit.NewProject(t, sleeper), Options{})
 	for _, path := range []string{"/", "/elsewhere", "/mcp/extra"} {
 		if resp, _ := do(t, http.MethodPost, b.http.URL+path, initialize, nil); resp.StatusCode != http.StatusNotFound {
@@ -96,6 +99,7 @@ func TestOnlyMCPPathIsServed(t *testing.T) {
 }
 
 func TestBearerTokenIsRequiredWhenConfigured(t *testing.T) {
+	t.Parallel()
 	b := startBPM(t, testkit.NewProject(t, sleeper), Options{Token: "s3cret"})
 	for _, tc := range []struct{ name, auth string }{
 		{"missing", ""},
@@ -141,6 +145,7 @@ func TestBearerTokenIsRequiredWhenConfigured(t *testing.T) {
 }
 
 func TestListenSaysThePortIsInUse(t *testing.T) {
+	t.Parallel()
 	l, err := Listen("127.0.0.1", 0)
 	if err != nil {
 		t.Fatal(err)
@@ -155,6 +160,7 @@ func TestListenSaysThePortIsInUse(t *testing.T) {
 }
 
 func TestLocalOrigin(t *testing.T) {
+	t.Parallel()
 	for origin, want := range map[string]bool{
 		"http://localhost":              true,
 		"http://localhost:3001":         true,

@@ -78,6 +78,7 @@ func pingStatus(t *testing.T, c *http.Client, url, id string) int {
 }
 
 func TestSessionPastTheCapClosesTheLongestIdle(t *testing.T) {
+	t.Parallel()
 	h, url := serveHandler(t, sleeper, Options{MaxSessions: 3})
 	c := &http.Client{Timeout: 10 * time.Second}
 	a, b, d := openSession(t, c, url), openSession(t, c, url), openSession(t, c, url)
@@ -102,6 +103,7 @@ func TestSessionPastTheCapClosesTheLongestIdle(t *testing.T) {
 }
 
 func TestIdleSessionIsClosed(t *testing.T) {
+	t.Parallel()
 	h, url := serveHandler(t, sleeper, Options{SessionIdle: 300 * time.Millisecond})
 	c := &http.Client{Timeout: 10 * time.Second}
 	old := openSession(t, c, url)
@@ -118,6 +120,7 @@ func TestIdleSessionIsClosed(t *testing.T) {
 // Regression: 20,000 sessions that clients never closed took bpm from 20 MB
 // to 285 MB; only the cap's worth may stay open.
 func TestAbandonedSessionsStayAtTheCap(t *testing.T) {
+	t.Parallel()
 	h, url := serveHandler(t, sleeper, Options{})
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
 	const sessions, workers = 1000, 8
@@ -154,6 +157,7 @@ func TestAbandonedSessionsStayAtTheCap(t *testing.T) {
 }
 
 func TestConnectionsPastTheCapAreRefusedAtOnce(t *testing.T) {
+	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -196,6 +200,7 @@ func TestConnectionsPastTheCapAreRefusedAtOnce(t *testing.T) {
 }
 
 func TestConnCapLeavesHalfTheDescriptors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		soft uint64
 		want int
@@ -210,6 +215,7 @@ func TestConnCapLeavesHalfTheDescriptors(t *testing.T) {
 // for ever. The body has BodyTimeout to arrive; an answer that takes longer
 // (a restart waiting for its build) is not cut.
 func TestHalfSentBodyIsCutButLongAnswersAreNot(t *testing.T) {
+	t.Parallel()
 	const slowBuild = `
 [process.app]
 type = "command"
@@ -247,6 +253,7 @@ command = ["sleep", "1000"]
 // Clients that keep idle keep-alive connections cannot lock a new client
 // out: at the cap, the connection idle longest makes room.
 func TestIdleKeepAlivesMakeRoomAtTheCap(t *testing.T) {
+	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

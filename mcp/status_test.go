@@ -1,6 +1,7 @@
 package mcp
 
 import (
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,23 +12,35 @@ import (
 	"bpm/testkit"
 )
 
-// crasher runs 2.5 s, writes a panic to stderr and exits 2; bpm waits 30 s
-// before starting it again (release mode) or 30 s in dev mode.
+// crasher runs until the test writes a file named crash into the project
+// (see letCrash), then the seconds that file says; then it writes a panic
+// to stderr and exits 2. bpm waits 30 s before starting it again (release
+// mode) or 30 s in dev mode. A crash at a fixed time after the start would
+// be over before a loaded machine looked at the run.
 const crasher = `
 release_crash_backoff_initial_seconds = 30
 dev_crash_wait_seconds = 30
 
 [process.crasher]
 type = "command"
-command = ["sh", "-c", "echo starting; sleep 2.5; echo 'panic: boom' >&2; echo 'goroutine 1 [running]:' >&2; echo 'main.main()' >&2; exit 2"]
+command = ["sh", "-c", "echo starting; while [ ! -e crash ]; do sleep 0.05; done; sleep $(cat crash); echo 'panic: boom' >&2; echo 'goroutine 1 [running]:' >&2; echo 'main.main()' >&2; exit 2"]
 
 [process.steady]
 type = "command"
 command = ["sh", "-c", "echo steady; sleep 1000"]
 `
 
+// letCrash lets the crasher of the project in dir crash, after seconds.
+func letCrash(t *testing.T, dir, seconds string) {
+	t.Helper()
+	testkit.WriteFile(t, filepath.Join(dir, "crash"), seconds)
+}
+
 func TestStatusTextShowsEventsAndTheStderrOfACrash(t *testing.T) {
-	b := startBPM(t, testkit.NewProject(t, crasher), Options{})
+	t.Parallel()
+	dir := testkit.NewProject(t, crasher)
+	b := startBPM(t, dir, Options{})
+	letCrash(t, dir, "0")
 	testkit.WaitFor(t, 20*time.Second, "crasher to crash", func() bool {
 		return b.proc("crasher").State == actors.StateBackoff
 	})

@@ -13,6 +13,7 @@ import (
 // A process without a build step is not talked about as if it had one; a
 // process whose build failed points at the build log.
 func TestTextsFitTheProcess(t *testing.T) {
+	t.Parallel()
 	b := startBPM(t, testkit.NewProject(t, `
 [process.plain]
 type = "command"

@@ -30,6 +30,7 @@ command = ["sh", "-c", "echo working; sleep 1000"]
 `
 
 func TestSearchLogsAndStatusOnCommandProcesses(t *testing.T) {
+	t.Parallel()
 	b := startBPM(t, testkit.NewProject(t, twoProcesses), Options{})
 	web := b.waitRunning("web", "^two$", 20*time.Second)
 	b.waitRunning("worker", "^working$", 20*time.Second)
@@ -158,6 +159,7 @@ func TestSearchLogsAndStatusOnCommandProcesses(t *testing.T) {
 }
 
 func TestBadInputIsAToolErrorSayingWhatIsValid(t *testing.T) {
+	t.Parallel()
 	b := startBPM(t, testkit.NewProject(t, twoProcesses), Options{})
 	b.waitRunning("web", "^done$", 20*time.Second)
 	cs := b.session(nil)
@@ -201,6 +203,7 @@ func TestBadInputIsAToolErrorSayingWhatIsValid(t *testing.T) {
 }
 
 func TestProcessMayBeOmittedWhenOnlyOneAndIndexReachesThePreviousRun(t *testing.T) {
+	t.Parallel()
 	b := startBPM(t, testkit.NewProject(t, `
 [process.app]
 type = "command"
@@ -234,6 +237,7 @@ command = ["sh", "-c", "echo started $$; sleep 1000"]
 }
 
 func TestToolCallsAreActivityAndRestartCountsWhenItEnds(t *testing.T) {
+	t.Parallel()
 	b := startBPM(t, testkit.NewProject(t, `
 dev_timeout_hours = 1
 
@@ -301,6 +305,7 @@ func texts(lines []api.LineOut) []string {
 // bpm's own console polls every second; its reads must not keep dev mode
 // alive, while its restarts still count.
 func TestConsolePollingIsNotActivity(t *testing.T) {
+	t.Parallel()
 	b := startBPM(t, testkit.NewProject(t, `
 dev_timeout_hours = 1
 

@@ -19,6 +19,7 @@ import (
 // included, to the file named by BPM_TRANSCRIPTS (docs/mcp.md quotes it).
 // Skipped without it.
 func TestTranscripts(t *testing.T) {
+	t.Parallel()
 	path := os.Getenv("BPM_TRANSCRIPTS")
 	if path == "" {
 		t.Skip("BPM_TRANSCRIPTS not set")

@@ -11,15 +11,17 @@ import (
 )
 
 func TestWaitFor(t *testing.T) {
-	b := startBPM(t, testkit.NewProject(t, crasher+`
+	t.Parallel()
+	dir := testkit.NewProject(t, crasher+`
 [process.ticker]
 type = "command"
 command = ["sh", "-c", "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done"]
-`), Options{})
-	// crasher crashes 2.5 s after it starts, once: wait for it first.
+`)
+	b := startBPM(t, dir, Options{})
 	b.waitRunning("crasher", "^starting$", 20*time.Second)
 	cs := b.session(nil)
 	t.Run("a crash ends the wait", func(t *testing.T) {
+		letCrash(t, dir, "2") // while the wait below has begun
 		out, txt := callOK[api.WaitOutput](t, cs, "wait_for", map[string]any{"process": "crasher", "pattern": "never", "timeout_seconds": 20})
 		if out.Reached || out.Why != "crashed" || out.Waited > 10 || !strings.Contains(txt, "panic: boom") || !strings.Contains(txt, "it crashed after") {
 			t.Errorf("out %+v, text %q", out, txt)

@@ -128,8 +128,18 @@ func (c *Console) fetchOutput() {
 	}
 	c.out.busy++
 	c.spawn(func(ctx context.Context) func() {
+		call := func(args searchArgs) (api.SearchOutput, error) {
+			var r api.SearchOutput
+			_, err := callTool(ctx, cs, tool, args, searchTimeout, &r)
+			return r, err
+		}
 		var r api.SearchOutput
-		_, err := callTool(ctx, cs, tool, args, searchTimeout, &r)
+		var err error
+		if mode == modeSearch {
+			r, err = call(args)
+		} else {
+			r, err = fetchLines(call, args)
+		}
 		return func() {
 			c.out.busy--
 			if gen != c.out.gen || name != c.selected {
@@ -164,14 +174,14 @@ func (c *Console) showOutput(mode outputMode, args searchArgs, r api.SearchOutpu
 		if len(r.Lines) == 0 {
 			o.SetText("[gray](no matches)[-]")
 		} else {
-			o.SetText(formatLines(r.Lines, lineFormat{number: true, re: re}))
+			o.SetText(formatLines(r.Lines, lineFormat{number: true, re: re, before: r.Selected - len(r.Lines)}))
 			o.ScrollToEnd()
 		}
 		c.out.title = fmt.Sprintf("Search %s /%s/: %s of %s", escape(args.Process), escape(args.Pattern),
 			plural(r.Matches, "match", "matches"), plural(r.Run.TotalLines, "line", "lines"))
 	case modeBuild:
 		c.out.title = fmt.Sprintf("Build log: %s, started %s", escape(args.Process), clock(r.Run.StartedAt))
-		c.showLines(r, r.Lines, lineFormat{time: c.wide(), run: r})
+		c.showLines(r, r.Lines, 0)
 	}
 	c.renderOutputTitle()
 }
@@ -181,23 +191,29 @@ func (c *Console) showOutput(mode outputMode, args searchArgs, r api.SearchOutpu
 func (c *Console) showTailLines(r api.SearchOutput) {
 	name := r.Process
 	run := mark{pid: r.Run.PID, started: r.Run.StartedAt}
-	lines := r.Lines
+	lines, cleared := r.Lines, 0
 	if m, ok := c.out.marks[name]; ok && m.pid == run.pid && m.started.Equal(run.started) {
 		for len(lines) > 0 && lines[0].N <= m.n {
 			lines = lines[1:]
 		}
+		cleared = m.n
 	}
 	c.out.last = run
 	if n := len(r.Lines); n > 0 {
 		c.out.last.n = r.Lines[n-1].N
 	}
 	c.out.title = fmt.Sprintf("Output: %s, pid %d", escape(name), run.pid)
-	c.showLines(r, lines, lineFormat{time: c.wide(), run: r})
+	c.showLines(r, lines, cleared)
 }
 
-// showLines shows lines of r, following them unless the user scrolled up;
-// the same lines as on screen are not drawn again.
-func (c *Console) showLines(r api.SearchOutput, lines []api.LineOut, f lineFormat) {
+// showLines shows lines of the tail r, those after line cleared (c),
+// following them unless the user scrolled up; the same lines as on screen
+// are not drawn again. Lines of the tail that bpm left out are noted.
+func (c *Console) showLines(r api.SearchOutput, lines []api.LineOut, cleared int) {
+	f := lineFormat{time: c.wide(), run: r, terminal: true, gaps: true}
+	if len(lines) > 0 {
+		f.before = lines[0].N - max(windowStart(r), cleared+1)
+	}
 	last := 0
 	if n := len(r.Lines); n > 0 {
 		last = r.Lines[n-1].N

@@ -63,8 +63,10 @@ func TestRestartKeyRestartsSelectedProcess(t *testing.T) {
 	u.waitText(within, "Process Details: hello", "▶ running")
 	old := b.proc("hello").PID
 
+	release := b.holdBuilds() // building… stays until the test has seen it
 	u.typ("r")
 	u.waitText(within, "restart hello: building…")
+	release()
 	screen := u.waitText(within, "restarted hello: pid")
 	p := b.proc("hello")
 	if p.PID == old || p.PID == 0 {

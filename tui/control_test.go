@@ -110,8 +110,12 @@ func TestStartKeyShowsWhyItFailed(t *testing.T) {
 	u := startConsole(t, b.url, Options{}, 160, 45)
 	u.selectProcess("broken") // its build fails: start has nothing to run
 
+	// The build waits until released: "starting…" is shown while it runs,
+	// and the failure then replaces it.
+	release := b.holdBuilds()
 	u.typ("S")
 	u.waitText(within, "start broken: starting…")
+	release()
 	screen := u.waitFor(within, "the start's answer", func(s string) bool {
 		return strings.Contains(s, "start broken: ") && !strings.Contains(s, "start broken: starting…")
 	})

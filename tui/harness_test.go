@@ -30,14 +30,16 @@ func TestMain(m *testing.M) {
 // fixture is the project every console test runs against: a process that
 // writes to stdout and stderr and stays up, one that keeps writing, one that
 // crashes (and, with an hour of backoff, stays in backoff), and one whose
-// build fails.
+// build fails. The builds of hello and broken wait while the project holds
+// a file named "hold" (see holdBuilds), so that what the console shows
+// during a build stays on screen until the test has seen it.
 const fixture = `
 release_crash_backoff_initial_seconds = 3600
 release_crash_backoff_max_seconds = 3600
 
 [process.hello]
 type = "command"
-build = ["sh", "-c", "echo building hello; sleep 0.5"]
+build = ["sh", "-c", "echo building hello; while [ -e hold ]; do sleep 0.05; done"]
 command = ["sh", "-c", "echo hello; echo oops >&2; echo 'literal [red]brackets[-] stay'; exec sleep 1000"]
 
 [process.ticker]
@@ -50,7 +52,7 @@ command = ["sh", "-c", "echo about to fail; exit 3"]
 
 [process.broken]
 type = "command"
-build = ["sh", "-c", "echo compiling; echo 'error: missing semicolon' >&2; exit 1"]
+build = ["sh", "-c", "echo compiling; echo 'error: missing semicolon' >&2; while [ -e hold ]; do sleep 0.05; done; exit 1"]
 command = ["sleep", "1000"]
 `
 
@@ -61,6 +63,7 @@ type bpmServer struct {
 	t      *testing.T
 	system *actor.ActorSystem
 	sup    *actor.PID
+	dir    string // the project directory
 	token  string
 	addr   string // host:port, fixed after the first serve
 	url    string
@@ -85,7 +88,7 @@ func startProject(t *testing.T, cfg, token string) *bpmServer {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	b := &bpmServer{t: t, system: actors.NewSystem(), token: token, addr: "127.0.0.1:0"}
+	b := &bpmServer{t: t, system: actors.NewSystem(), dir: dir, token: token, addr: "127.0.0.1:0"}
 	b.sup, err = actors.Start(b.system, actors.Options{Config: loaded})
 	if err != nil {
 		t.Fatal(err)
@@ -99,6 +102,24 @@ func startProject(t *testing.T, cfg, token string) *bpmServer {
 	})
 	b.serve()
 	return b
+}
+
+// holdBuilds makes the fixture's builds wait until the returned func is
+// called (or the test ends), so a state that lasts as long as a build
+// (building…, starting…) can be seen however loaded the machine is.
+func (b *bpmServer) holdBuilds() (release func()) {
+	b.t.Helper()
+	hold := filepath.Join(b.dir, "hold")
+	if err := os.WriteFile(hold, nil, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	release = func() {
+		if err := os.Remove(hold); err != nil && !errors.Is(err, os.ErrNotExist) {
+			b.t.Error(err)
+		}
+	}
+	b.t.Cleanup(release)
+	return release
 }
 
 // serve starts the MCP endpoint, on the same port as before when it ran

@@ -3,7 +3,6 @@ package tui
 import (
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
@@ -233,55 +232,6 @@ func buildText(b api.BuildStatus) string {
 		return fmt.Sprintf("[red]failed[-] (%s, %.1fs): %s", b.Mode, b.Seconds, escape(firstLine(b.Error)))
 	}
 	return fmt.Sprintf("%s (%s, %.1fs)", b.State, b.Mode, b.Seconds)
-}
-
-// lineFormat says how formatLines shows a line.
-type lineFormat struct {
-	time   bool             // prefix the time
-	number bool             // prefix the line number
-	re     *regexp.Regexp   // highlight its matches
-	run    api.SearchOutput // the lines' result, which dates their clock times
-}
-
-// formatLines renders log lines with colour tags: stderr red, matches of re
-// on yellow.
-func formatLines(lines []api.LineOut, f lineFormat) string {
-	var b strings.Builder
-	for _, l := range lines {
-		if f.number {
-			fmt.Fprintf(&b, "[gray]%5d[-] ", l.N)
-		}
-		if f.time {
-			fmt.Fprintf(&b, "[gray]%s[-] ", clock(f.run.Time(l)))
-		}
-		color := "-"
-		if l.Stderr {
-			color = "red"
-		}
-		b.WriteString("[" + color + "]")
-		b.WriteString(highlight(l.Text, f.re, color))
-		b.WriteString("[-:-]\n")
-	}
-	return strings.TrimRight(b.String(), "\n")
-}
-
-// highlight escapes text and puts the matches of re on a yellow background.
-func highlight(text string, re *regexp.Regexp, color string) string {
-	if re == nil {
-		return escape(text)
-	}
-	var b strings.Builder
-	at := 0
-	for _, m := range re.FindAllStringIndex(text, -1) {
-		if m[0] == m[1] {
-			continue
-		}
-		b.WriteString(escape(text[at:m[0]]))
-		b.WriteString("[black:yellow]" + escape(text[m[0]:m[1]]) + "[" + color + ":-]")
-		at = m[1]
-	}
-	b.WriteString(escape(text[at:]))
-	return b.String()
 }
 
 // clock is t as local wall-clock time.
