@@ -83,6 +83,7 @@ stop_timeout_seconds = 1
 // token, follows the second by its parent, and stops both with their runs.
 // After SIGKILL the guard kills their groups, which bpm registered with it.
 func TestEscapedDescendantsDoNotOutliveBPM(t *testing.T) {
+	t.Parallel()
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
 		t.Run(sig.String(), func(t *testing.T) {
 			b, daemon, child := escapeProject(t)
@@ -110,6 +111,7 @@ func TestEscapedDescendantsDoNotOutliveBPM(t *testing.T) {
 // an event, and holds the process stopped: a start does the same again and
 // leaves nothing behind either.
 func TestDaemonizingCommandIsReportedAndLeaksNothing(t *testing.T) {
+	t.Parallel()
 	exe := testkit.BuildFixture(t, "escaper")
 	port := strconv.Itoa(testkit.FreePort(t))
 	dir := testkit.NewProject(t, fmt.Sprintf(`

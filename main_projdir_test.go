@@ -20,6 +20,7 @@ import (
 // whose file went with the project), and once the project is moved back the
 // process runs in it again; SIGTERM still exits 0.
 func TestMovedProjectIsNotRecreatedAndItsProcessResumesWhenBack(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "proj")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)

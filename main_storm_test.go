@@ -60,6 +60,7 @@ func stormSeed(t *testing.T) uint64 {
 // panics, answers every call, never runs a process twice, and afterwards
 // runs each configured process once and stops cleanly.
 func TestStormOfRenamesRestartsStopsAndStarts(t *testing.T) {
+	t.Parallel()
 	seed := stormSeed(t)
 	length := time.Minute
 	if s := os.Getenv("BPM_STORM_SECONDS"); s != "" {
