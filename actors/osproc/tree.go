@@ -157,6 +157,11 @@ func newTree() *tree {
 }
 
 func (t *tree) add(pid int, token string) {
+	// A root whose pid is taken again before its Remove arrived is over:
+	// its Release must not doom the new leader's descendants.
+	if old, ok := t.roots[pid]; ok && old != token {
+		t.remove(pid)
+	}
 	t.roots[pid] = token
 	if token != "" {
 		t.byToken[token] = pid
@@ -209,17 +214,22 @@ func (l *look) owner(pid int) int {
 		}
 		path = append(path, q)
 		p, ok := l.procs[q]
-		if !ok || p.ppid <= 1 {
+		if !ok {
 			break
 		}
 		if l.isRoot(p.ppid) {
 			o = p.ppid
 			break
 		}
+		// Before the stop at init: bpm may be pid 1 (a container's
+		// entrypoint), and then what it adopted has ppid 1.
 		if p.ppid == l.t.self {
 			if !l.isRoot(q) {
 				o = l.adopted(p)
 			}
+			break
+		}
+		if p.ppid <= 1 {
 			break
 		}
 		q = p.ppid

@@ -134,3 +134,49 @@ func BenchmarkLook(b *testing.B) {
 		tr.remember(l)
 	}
 }
+
+// bpm as a container's pid 1: what it adopted has ppid 1, which is bpm's
+// own pid, and is followed as under any other subreaper.
+func TestTreeFollowsAdoptedProcessesWhenBPMIsPidOne(t *testing.T) {
+	tr := &tree{self: 1, selfPgid: 1, selfSid: 1,
+		roots: map[int]string{}, released: map[int]bool{}, byToken: map[string]int{},
+		ended: map[string]bool{}, known: map[int]seen{}, zombies: map[int]uint64{}}
+	tr.add(fakeRoot, "tok")
+	procs := map[int]procInfo{
+		1:           {pid: 1, ppid: 0, pgid: 1, sid: 1, start: 1},
+		fakeRoot:    {pid: fakeRoot, ppid: 1, pgid: fakeRoot, sid: 1, start: 2},
+		fakeSetpgid: {pid: fakeSetpgid, ppid: fakeRoot, pgid: fakeSetpgid, sid: 1, start: 4},
+		fakeLost:    {pid: fakeLost, ppid: 1, pgid: fakeLost, sid: 1, start: 6},
+		fakeDaemon:  {pid: fakeDaemon, ppid: 1, pgid: fakeDaemon, sid: fakeDaemon, start: 5},
+	}
+	tr.known[fakeLost] = seen{start: 6, owner: fakeRoot}
+	l := tr.look(procs)
+	want := map[int]int{1: notOurs, fakeRoot: notOurs, fakeSetpgid: fakeRoot, fakeLost: fakeRoot, fakeDaemon: unknown}
+	for pid, o := range want {
+		if got := l.owner(pid); got != o {
+			t.Errorf("owner of %d = %d, want %d", pid, got, o)
+		}
+	}
+	lost := procs[fakeLost]
+	lost.zombie = true
+	procs[fakeLost] = lost
+	tr.remember(l)
+	if got := tr.look(procs).reapable(tr.zombies, tr.known); !slices.Equal(got, []int{fakeLost}) {
+		t.Errorf("reapable = %v, want the adopted zombie %d", got, fakeLost)
+	}
+}
+
+// A leader's pid taken again by a new leader before the old one's Remove:
+// the old Release must not doom the new leader's descendants.
+func TestTreeNewRootOnAReusedPidIsNotReleased(t *testing.T) {
+	tr := fakeTree()
+	tr.released[fakeRoot] = true
+	tr.add(fakeRoot, "tok2")
+	l := tr.look(fakeProcs())
+	if o := l.owner(fakeChild); o != fakeRoot || tr.doomed(o) {
+		t.Errorf("owner of the new leader's child = %d (doomed %v), want %d, not doomed", o, tr.doomed(o), fakeRoot)
+	}
+	if !tr.ended["tok"] {
+		t.Error("the old leader's token is not counted as ended")
+	}
+}
