@@ -99,9 +99,10 @@ func ExitFrom(ps *os.ProcessState, werr error) ExitInfo {
 }
 
 // SignalGroup sends sig to every process in the group led by pid. A group
-// that is already gone is not an error.
+// that is already gone is not an error. pid 1 is refused as 0 is: kill(-1)
+// would signal every process bpm may signal.
 func SignalGroup(pid int, sig syscall.Signal) error {
-	if pid <= 0 {
+	if pid <= 1 {
 		return nil
 	}
 	err := syscall.Kill(-pid, sig)
