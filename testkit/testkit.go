@@ -6,6 +6,7 @@ package testkit
 import (
 	"bytes"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -85,15 +86,42 @@ func Need(t testing.TB, tools ...string) {
 	}
 }
 
-// FreePort returns a loopback port nobody listens on right now.
+// FreePort returns a loopback port nobody listens on right now, for a
+// server the test starts next. It is drawn at random below the kernel's
+// ephemeral range: a port from that range (what port 0 gives) can be taken
+// by any outgoing connection of a test running beside this one before the
+// server binds it.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	low, high := 20000, ephemeralStart()-1
+	for range 200 {
+		port := low + rand.IntN(high-low+1)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err == nil {
+			l.Close()
+			return port
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// ephemeralStart is the first port of the kernel's ephemeral range (Linux's
+// default where it cannot be read).
+func ephemeralStart() int {
+	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err == nil {
+		if f := strings.Fields(string(data)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 21000 {
+				return n
+			}
+		}
+	}
+	return 32768
 }
 
 // WaitFor polls cond every 20 ms until it holds, failing the test after within.
