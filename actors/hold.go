@@ -103,8 +103,12 @@ func (p *Process) startHeld(ctx actor.Context, caller *actor.PID) {
 	p.unhold(ctx, "start")
 	switch {
 	case p.phase != phaseIdle:
-		// A build or swap is under way: its result is the caller's.
+		// A build or swap is under way: its result is the caller's, unless
+		// it waits for a dependency that will not come up by itself.
 		p.waiting = append(p.waiting, caller)
+		if p.wantStart {
+			p.failBlocked(ctx)
+		}
 		return
 	case p.cur != nil && p.cur.ready && !p.cur.stopping:
 		p.answer(ctx, caller, RestartReply{Process: p.proc.Name, PID: p.cur.pid, Mode: p.artMode})
@@ -169,9 +173,12 @@ func (p *Process) mustWait(ctx actor.Context) bool {
 // dependency that will not come up by itself, instead of leaving them
 // waiting; the run still starts once the dependency is ready.
 func (p *Process) failBlocked(ctx actor.Context) {
-	if len(p.blockedBy) == 0 || len(p.waiting) == 0 {
+	if len(p.blockedBy) == 0 || len(p.waiting)+len(p.pending) == 0 {
 		return
 	}
+	// A restart that asked for the next build waits behind this swap, which
+	// waits for the dependency: it is told too, or it would wait as long.
+	p.waiting, p.pending = append(p.waiting, p.pending...), nil
 	p.failWaiters(ctx, fmt.Errorf("%s waits for %s, which is not coming up by itself (stopped, build failed, in a crash loop or its directory missing); start or restart it, and %s starts once it is ready",
 		p.proc.Name, strings.Join(p.blockedBy, ", "), p.proc.Name))
 }
