@@ -138,7 +138,7 @@ timeout_seconds = 120
 	})
 	waitDead(t, first, "the first daemon to be stopped")
 	cs := connectMCP(t, port)
-	st := fullStatus(t, cs)["d"]
+	st := statusOf(t, cs)["d"]
 	if st.State != "stopped" || !st.Held || st.NextRestartAt != nil || st.Crashes != 0 {
 		t.Errorf("after daemonizing: state %s, held %v, next restart %v, crashes %d; want stopped, held, none, 0", st.State, st.Held, st.NextRestartAt, st.Crashes)
 	}
@@ -156,13 +156,13 @@ timeout_seconds = 120
 	second, _ := strconv.Atoi(m[1][1])
 	waitDead(t, second, "the second daemon to be stopped")
 	testkit.WaitFor(t, 10*time.Second, "no process with bpm's token", func() bool { return len(tokenHolders(bpm)) == 0 })
-	if st := fullStatus(t, cs)["d"]; st.State != "stopped" || st.NextRestartAt != nil {
+	if st := statusOf(t, cs)["d"]; st.State != "stopped" || st.NextRestartAt != nil {
 		t.Errorf("after the start: state %s, next restart %v; want stopped and none", st.State, st.NextRestartAt)
 	}
 }
 
-// fullStatus returns get_status's structured result by process.
-func fullStatus(t *testing.T, cs *sdk.ClientSession) map[string]api.ProcessStatus {
+// statusOf returns get_status's structured result by process.
+func statusOf(t *testing.T, cs *sdk.ClientSession) map[string]api.ProcessStatus {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

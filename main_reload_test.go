@@ -13,43 +13,14 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"bpm/api"
 	"bpm/testkit"
 )
 
-// procStatus is a process as get_status's structured result shows it.
-type procStatus struct {
-	Name  string `json:"name"`
-	State string `json:"state"`
-	PID   int    `json:"pid"`
-}
-
-// statusOf returns every process's state and pid, by name.
-func statusOf(t *testing.T, cs *sdk.ClientSession) map[string]procStatus {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "get_status", Arguments: map[string]any{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := json.Marshal(res.StructuredContent)
-	var out struct {
-		Processes []procStatus `json:"processes"`
-	}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatal(err)
-	}
-	m := map[string]procStatus{}
-	for _, p := range out.Processes {
-		m[p.Name] = p
-	}
-	return m
-}
-
 // waitRunning waits until every named process runs, and returns the status.
-func waitRunning(t *testing.T, cs *sdk.ClientSession, names ...string) map[string]procStatus {
+func waitRunning(t *testing.T, cs *sdk.ClientSession, names ...string) map[string]api.ProcessStatus {
 	t.Helper()
-	var st map[string]procStatus
+	var st map[string]api.ProcessStatus
 	testkit.WaitFor(t, 30*time.Second, "running: "+strings.Join(names, ", "), func() bool {
 		st = statusOf(t, cs)
 		for _, n := range names {

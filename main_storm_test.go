@@ -15,6 +15,7 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"bpm/api"
 	"bpm/testkit"
 )
 
@@ -121,7 +122,7 @@ func TestStormOfRenamesRestartsStopsAndStarts(t *testing.T) {
 	if text, isErr := callToolResult(t, cs, "reload_config", map[string]any{}); isErr {
 		t.Fatalf("reload_config after the storm: %s", text)
 	}
-	var st map[string]procStatus
+	var st map[string]api.ProcessStatus
 	testkit.WaitFor(t, 90*time.Second, "a1, b and c running after start all", func() bool {
 		callToolResult(t, cs, "start", map[string]any{"process": "all"})
 		st = statusOf(t, cs)
