@@ -74,12 +74,7 @@ func stubborn(name, marker string, stopSeconds int) string {
 // never reads half of it.
 func writeAtomically(t *testing.T, file, doc string) {
 	t.Helper()
-	tmp := file + ".tmp" + strconv.Itoa(os.Getpid()) + strconv.FormatInt(time.Now().UnixNano(), 36)
-	if err := os.WriteFile(tmp, []byte(doc), 0o644); err != nil {
-		t.Error(err)
-		return
-	}
-	if err := os.Rename(tmp, file); err != nil {
+	if err := writeFile(file, doc); err != nil {
 		t.Error(err)
 	}
 }
